@@ -1,0 +1,58 @@
+from django.contrib import admin
+
+from library.models import SyncState, Track
+
+
+class _RatingFilter(admin.SimpleListFilter):
+    title = "rating"
+    parameter_name = "stars"
+
+    def lookups(self, request, model_admin):
+        return [("unrated", "Unrated")] + [(str(n), "★" * n) for n in range(1, 6)]
+
+    def queryset(self, request, queryset):
+        if self.value() == "unrated":
+            return queryset.filter(user_rating__isnull=True)
+        if self.value():
+            stars = int(self.value())
+            return queryset.filter(user_rating__gte=stars * 2 - 1, user_rating__lte=stars * 2)
+        return queryset
+
+
+@admin.register(Track)
+class TrackAdmin(admin.ModelAdmin):
+    list_display = ["title", "artist", "album", "year", "duration_display", "stars", "is_live", "source"]
+    list_filter = ["source", "is_live", _RatingFilter, "year"]
+    search_fields = ["title", "artist", "album", "album_artist"]
+    show_full_result_count = False
+    list_per_page = 100
+    readonly_fields = [f.name for f in Track._meta.fields]
+
+    @admin.display(description="rating", ordering="user_rating")
+    def stars(self, track):
+        if track.user_rating is None:
+            return ""
+        return "★" * (track.user_rating // 2) + ("½" if track.user_rating % 2 else "")
+
+    @admin.display(description="length", ordering="duration_ms")
+    def duration_display(self, track):
+        return track.duration_display
+
+    def has_add_permission(self, request):
+        # The cache mirrors the media server; edits here would be overwritten by the next sync.
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SyncState)
+class SyncStateAdmin(admin.ModelAdmin):
+    list_display = ["source", "server_name", "track_count", "last_sync_at", "is_syncing", "phase", "error"]
+    readonly_fields = [f.name for f in SyncState._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

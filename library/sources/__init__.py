@@ -1,0 +1,45 @@
+"""Media server adapters. Only modules in this package know a wire format.
+
+An adapter turns a server's listings into pages of plain track dicts whose keys
+are the cache's column names (see library.models.TrackFields), and reports
+failures as SourceError with a kind the UI can explain.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+
+class SourceError(Exception):
+    """A media server failure, with a message fit for the user (never the token)."""
+
+    # unreachable, timeout, unauthorized, not_found, bad_response
+    def __init__(self, kind, message):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+@dataclass
+class ServerInfo:
+    server_id: str
+    server_name: str
+    library_title: str
+
+
+def configured_sources():
+    """Names of the media servers the settings configure, in display order."""
+    return ["plex"] if settings.PLEX_URL else []
+
+
+def get_source(name):
+    if name == "plex":
+        from library.sources.plex import PlexSource
+
+        return PlexSource(
+            settings.PLEX_URL,
+            settings.PLEX_TOKEN,
+            library=settings.PLEX_LIBRARY,
+            timeout=settings.PLEX_TIMEOUT,
+        )
+    raise ValueError(f"unknown media server {name!r}")

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from library import views
+
+urlpatterns = [
+    path("api/library/status", views.status, name="library-status"),
+    path("api/library/sync", views.sync, name="library-sync"),
+]

@@ -1,0 +1,210 @@
+"""MediaSage settings, all read from environment variables.
+
+Every setting goes through one of the small typed helpers below, which fail
+loudly (naming the variable) on a value they cannot use. Every file the app
+writes lives under MEDIASAGE_DATA_DIR.
+"""
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlparse
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env(name, default=""):
+    return os.environ.get(name, default).strip()
+
+
+def _env_bool(name, default=False):
+    value = _env(name).lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
+
+
+def _env_int(name, default, minimum=None):
+    value = _env(name)
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}")
+    return number
+
+
+def _env_url(name):
+    value = _env(name).rstrip("/")
+    if not value:
+        return ""
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ImproperlyConfigured(
+            f"{name} must be an http:// or https:// URL such as http://192.168.1.10:32400, not {value!r}"
+        )
+    try:
+        _ = parsed.port  # raises on a port that is not a number or out of range
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} has an invalid port: {value!r}") from None
+    return value
+
+
+def _secret_key(data_dir):
+    """SECRET_KEY from the environment, else one generated once into the data dir."""
+    if key := _env("SECRET_KEY"):
+        return key
+    path = data_dir / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+DATA_DIR = Path(_env("MEDIASAGE_DATA_DIR") or BASE_DIR / "data").resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+SECRET_KEY = _secret_key(DATA_DIR)
+DEBUG = _env_bool("DEBUG")
+ALLOWED_HOSTS = [h.strip() for h in _env("ALLOWED_HOSTS", "*").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in _env("CSRF_TRUSTED_ORIGINS").split(",") if o.strip()]
+
+# Media server. With PLEX_URL unset, `make run` starts the fake Plex as a demo
+# library and points these at it.
+PLEX_URL = _env_url("PLEX_URL")
+PLEX_TOKEN = _env("PLEX_TOKEN")
+if PLEX_URL and not PLEX_TOKEN:
+    raise ImproperlyConfigured(
+        "PLEX_TOKEN is not set: PLEX_URL is set, and Plex needs a token to answer "
+        "(see https://support.plex.tv/articles/204059436)"
+    )
+PLEX_LIBRARY = _env("PLEX_LIBRARY")
+PLEX_TIMEOUT = _env_int("PLEX_TIMEOUT", 30, minimum=1)
+DEMO_MODE = _env_bool("MEDIASAGE_DEMO")
+
+SYNC_PAGE_SIZE = _env_int("SYNC_PAGE_SIZE", 1000, minimum=1)
+SYNC_STALE_HOURS = _env_int("SYNC_STALE_HOURS", 24, minimum=1)
+# A sync whose worker has not written a heartbeat for this long is reported failed.
+SYNC_HEARTBEAT_TIMEOUT = _env_int("SYNC_HEARTBEAT_TIMEOUT", 60, minimum=5)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_q",
+    "library",
+    "playlists",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "mediasage.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "mediasage.wsgi.application"
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": DATA_DIR / "library_cache.db",
+        # The web process reads while the worker writes: WAL lets both proceed,
+        # busy_timeout waits out the other writer's short commit instead of
+        # failing, and IMMEDIATE takes the write lock up front so two writers
+        # never deadlock upgrading a read lock.
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": (
+                "PRAGMA journal_mode=WAL;"
+                "PRAGMA synchronous=NORMAL;"
+                "PRAGMA busy_timeout=20000;"
+                "PRAGMA foreign_keys=ON;"
+            ),
+        },
+        "TEST": {"NAME": DATA_DIR / "test_library_cache.db"},
+    }
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = _env("TZ", "UTC") or "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# django-q2 on the ORM broker: the queue lives in the same SQLite file, so the
+# worker needs nothing else running. retry must exceed timeout, or a slow sync
+# is handed to a second worker while the first still runs.
+SYNC_TASK_TIMEOUT = _env_int("SYNC_TASK_TIMEOUT", 3 * 3600, minimum=60)
+Q_CLUSTER = {
+    "name": "mediasage",
+    "orm": "default",
+    "workers": 1,
+    "timeout": SYNC_TASK_TIMEOUT,
+    "retry": SYNC_TASK_TIMEOUT + 600,
+    "max_attempts": 1,
+    "catch_up": False,
+    "poll": 0.5,
+    "save_limit": 100,
+    "ack_failures": True,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": _env("LOG_LEVEL", "INFO").upper()},
+    "loggers": {
+        # urllib3 logs full request URLs at DEBUG, and the Plex token rides in them.
+        "urllib3": {"level": "WARNING"},
+        "plexapi": {"level": "WARNING"},
+    },
+}

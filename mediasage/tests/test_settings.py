@@ -1,0 +1,75 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _manage(tmp_path, *args, **env):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("PLEX_", "JELLYFIN_"))}
+    environ.update(MEDIASAGE_DATA_DIR=str(tmp_path / "data"), **env)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize("url", ["192.168.1.10:32400", "ftp://plex.local", "http://", "http://plex:notaport"])
+def test_bad_plex_url_names_the_variable(tmp_path, url):
+    result = _manage(tmp_path, "check", PLEX_URL=url, PLEX_TOKEN="t")
+    assert result.returncode != 0
+    assert "PLEX_URL must be an http:// or https:// URL" in result.stderr or "PLEX_URL has an invalid port" in (
+        result.stderr
+    )
+
+
+def test_plex_url_without_token_names_the_token_variable(tmp_path):
+    result = _manage(tmp_path, "check", PLEX_URL="http://192.168.1.10:32400")
+    assert result.returncode != 0
+    assert "PLEX_TOKEN is not set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("DEBUG", "maybe", "DEBUG must be true or false"),
+        ("SYNC_PAGE_SIZE", "lots", "SYNC_PAGE_SIZE must be a whole number"),
+        ("SYNC_PAGE_SIZE", "0", "SYNC_PAGE_SIZE must be at least 1"),
+    ],
+)
+def test_bad_values_are_refused_with_the_variable_name(tmp_path, name, value, message):
+    result = _manage(tmp_path, "check", **{name: value})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_migrations_apply_on_an_empty_data_dir(tmp_path):
+    result = _manage(tmp_path, "migrate", "--noinput")
+    assert result.returncode == 0, result.stderr
+    data = tmp_path / "data"
+    assert (data / "library_cache.db").exists()
+    # The secret key is generated once, kept private, and reused.
+    key_file = data / "secret_key"
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    key = key_file.read_text()
+    assert _manage(tmp_path, "check").returncode == 0
+    assert key_file.read_text() == key
+
+
+def test_cache_database_uses_wal_and_a_busy_timeout(tmp_path):
+    code = (
+        "import django; django.setup(); from django.db import connection; c = connection.cursor();"
+        "print(c.execute('pragma journal_mode').fetchone()[0], c.execute('pragma busy_timeout').fetchone()[0])"
+    )
+    environ = {**os.environ, "MEDIASAGE_DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "mediasage.settings"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.split() == ["wal", "20000"], out.stderr
+
+
+def test_migrations_match_the_models(tmp_path):
+    result = _manage(tmp_path, "makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
