@@ -144,14 +144,14 @@ class _Run:
         self._update(phase="tracks", current=0)
         staged = 0
         for page in adapter.track_pages(settings.SYNC_PAGE_SIZE):
-            staged += self._stage(page)
+            staged = self._stage(page)
             self._update(current=staged, total=max(total, staged))
 
         self._update(phase="saving")
         # Tracks added or removed while we paged shift the pages under us, so a
         # track may have been skipped: then keep tracks we did not see this time.
         final_total = adapter.count_tracks()
-        complete = final_total == staged
+        complete = total == final_total == staged
         if not complete:
             log.warning(
                 "%s library changed during the sync (%s tracks, %s read): not removing tracks",

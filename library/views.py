@@ -1,4 +1,5 @@
 from django.http import JsonResponse
+from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
 from library.models import SyncState
@@ -20,6 +21,7 @@ def _not_configured():
 
 
 @require_GET
+@ensure_csrf_cookie
 def status(request):
     source = _primary_source()
     if source is None:

@@ -172,11 +172,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = DATA_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Served straight from the app and static/ folders: no collectstatic step to forget.
 WHITENOISE_USE_FINDERS = True
 
 # django-q2 on the ORM broker: the queue lives in the same SQLite file, so the

@@ -12,7 +12,12 @@ def _manage(tmp_path, *args, **env):
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("PLEX_", "JELLYFIN_"))}
     environ.update(MEDIASAGE_DATA_DIR=str(tmp_path / "data"), **env)
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -20,8 +25,9 @@ def _manage(tmp_path, *args, **env):
 def test_bad_plex_url_names_the_variable(tmp_path, url):
     result = _manage(tmp_path, "check", PLEX_URL=url, PLEX_TOKEN="t")
     assert result.returncode != 0
-    assert "PLEX_URL must be an http:// or https:// URL" in result.stderr or "PLEX_URL has an invalid port" in (
-        result.stderr
+    assert (
+        "PLEX_URL must be an http:// or https:// URL" in result.stderr
+        or "PLEX_URL has an invalid port" in (result.stderr)
     )
 
 
@@ -61,9 +67,14 @@ def test_migrations_apply_on_an_empty_data_dir(tmp_path):
 def test_cache_database_uses_wal_and_a_busy_timeout(tmp_path):
     code = (
         "import django; django.setup(); from django.db import connection; c = connection.cursor();"
-        "print(c.execute('pragma journal_mode').fetchone()[0], c.execute('pragma busy_timeout').fetchone()[0])"
+        "print(c.execute('pragma journal_mode').fetchone()[0],"
+        " c.execute('pragma busy_timeout').fetchone()[0])"
     )
-    environ = {**os.environ, "MEDIASAGE_DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "mediasage.settings"}
+    environ = {
+        **os.environ,
+        "MEDIASAGE_DATA_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "mediasage.settings",
+    }
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60
     )

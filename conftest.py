@@ -1,0 +1,163 @@
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+
+@pytest.fixture(autouse=True)
+def _no_retry_pause(monkeypatch):
+    # The adapter waits a second before its one retry; tests need not.
+    monkeypatch.setattr("library.sources.plex._RETRY_PAUSE", 0)
+
+
+@pytest.fixture
+def fake_plex(settings):
+    """A fake Plex with a small generated library, and settings pointing at it."""
+    from library.fakes.plex import FakeLibrary, FakePlexServer
+
+    server = FakePlexServer(library=FakeLibrary(tracks=150, seed=7), token="test-token")
+    server.faults.hang_seconds = 4
+    with server:
+        settings.PLEX_URL = server.url
+        settings.PLEX_TOKEN = server.token
+        settings.PLEX_LIBRARY = ""
+        settings.PLEX_TIMEOUT = 1
+        settings.SYNC_PAGE_SIZE = 40
+        yield server
+
+
+class Stack:
+    """MediaSage as a user runs it: migrated data dir, web server and django-q2
+    worker as real processes, talking to a fake Plex in this process."""
+
+    def __init__(self, tmp_path, plex, **env):
+
+        self.root = Path(__file__).resolve().parent
+        self.python = sys.executable
+        self.data_dir = tmp_path / "data"
+        self.plex = plex
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("PLEX_", "JELLYFIN_", "DJANGO_"))
+        }
+        self.env.update(
+            MEDIASAGE_DATA_DIR=str(self.data_dir),
+            PLEX_URL=plex.url,
+            PLEX_TOKEN=plex.token,
+            PLEX_TIMEOUT="2",
+            SYNC_HEARTBEAT_TIMEOUT="6",
+            **env,
+        )
+        self.logs = tmp_path
+        self.web = self.worker = None
+
+    def _spawn(self, name, *args):
+
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        return subprocess.Popen(
+            [self.python, *args],
+            cwd=self.root,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def start(self):
+
+        subprocess.run(
+            [self.python, "manage.py", "migrate", "--noinput"],
+            cwd=self.root,
+            env=self.env,
+            check=True,
+            capture_output=True,
+        )
+        self.web = self._spawn(
+            "web",
+            "-m",
+            "gunicorn",
+            "mediasage.wsgi",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+        )
+        self.start_worker()
+        self.wait_for(lambda: self.get("/api/library/status").status_code == 200, what="the web server")
+        return self
+
+    def start_worker(self):
+        self.worker = self._spawn("worker", "manage.py", "qcluster")
+
+    def kill_worker(self):
+
+        os.killpg(self.worker.pid, signal.SIGKILL)
+        self.worker.wait()
+
+    def stop(self):
+
+        for proc in (self.worker, self.web):
+            if proc and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(3)
+                except Exception:
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+    def get(self, path):
+
+        try:
+            return self.session.get(self.url + path, timeout=5)
+        except requests.ConnectionError:
+            return requests.Response()
+
+    def post(self, path, data=None):
+        token = self.session.cookies.get("csrftoken") or self.get("/api/library/status").cookies.get(
+            "csrftoken"
+        )
+        return self.session.post(self.url + path, data=data, headers={"X-CSRFToken": token or ""}, timeout=5)
+
+    @property
+    def session(self):
+
+        if not hasattr(self, "_session"):
+            self._session = requests.Session()
+        return self._session
+
+    def status(self):
+        return self.get("/api/library/status").json()
+
+    def wait_for(self, check, timeout=60, what="the condition"):
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if result := check():
+                return result
+            time.sleep(0.2)
+        logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(self.logs.glob("*.log")))
+        raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{logs}")
+
+
+@pytest.fixture
+def stack_factory(tmp_path):
+    stacks = []
+
+    def make(plex, **env):
+        stack = Stack(tmp_path, plex, **env)
+        stacks.append(stack)
+        return stack.start()
+
+    yield make
+    for stack in stacks:
+        stack.stop()

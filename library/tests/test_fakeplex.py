@@ -1,0 +1,443 @@
+"""The fake Plex server, driven by the real plexapi client over real HTTP."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from xml.etree.ElementTree import ParseError
+
+import pytest
+import requests
+from plexapi.exceptions import BadRequest, NotFound, Unauthorized
+from plexapi.server import PlexServer
+
+from library.fakes.plex import FakeLibrary, FakePlexServer
+from library.fakes.plexdata import EPOCH, STUDIO_TRAP_ALBUMS, STUDIO_TRAP_TITLES
+
+TRACKS = "/library/sections/3/all?type=10"
+LISTING = ("GET", "/library/sections/{id}/all")
+
+
+@pytest.fixture(scope="module")
+def shared_server():
+    with FakePlexServer(library=FakeLibrary(tracks=600, seed=5), token="t0ken") as server:
+        yield server
+
+
+@pytest.fixture
+def server(shared_server):
+    """The module's server, with no faults and fresh counters."""
+    shared_server.faults.reset()
+    shared_server.reset_counts()
+    return shared_server
+
+
+@pytest.fixture
+def plex(server):
+    return PlexServer(server.url, server.token, timeout=5)
+
+
+@pytest.fixture(scope="module")
+def big_library():
+    return FakeLibrary(tracks=18432, seed=1)
+
+
+def _page(plex, start=0, size=10, query=""):
+    headers = {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(size)}
+    return plex.query(TRACKS + query, headers=headers)
+
+
+def _keys(elements):
+    return [int(el.attrib["ratingKey"]) for el in elements]
+
+
+def test_connects_and_finds_the_music_section(server, plex):
+    assert plex.machineIdentifier == "fakeplex-0001"
+    assert plex.friendlyName and plex.version
+    assert [s.type for s in plex.library.sections()] == ["movie", "artist"]
+    music = plex.library.section("Music")
+    assert (music.key, music.agent, music.locations) == (3, "tv.plex.agents.music", ["/data/music"])
+    assert plex.identity().machineIdentifier == "fakeplex-0001"
+    assert requests.get(server.url + "/identity", timeout=5).status_code == 200  # no token needed
+
+
+def test_counts_without_items(server, plex):
+    music = plex.library.section("Music")
+    lib = server.library
+    assert music.totalViewSize(libtype="track") == len(lib.tracks) == 600
+    assert music.totalViewSize(libtype="album") == len(lib.albums)
+    assert music.totalViewSize(libtype="artist") == len(lib.artists)
+    assert server.track_pages == 0  # a count is not a page
+
+
+def test_paged_search_fetches_exactly_one_page_per_request(server, plex):
+    music = plex.library.section("Music")
+    keys = list(server.library.tracks)
+    for start in (0, 250, 570):
+        before = server.requests[LISTING]
+        page = music.search(libtype="track", container_start=start, container_size=100, maxresults=100)
+        assert [t.ratingKey for t in page] == keys[start : start + 100]
+        assert server.requests[LISTING] == before + 1
+    assert server.track_pages == 3
+
+
+def test_track_elements_are_in_the_real_wire_format(server, plex):
+    lib = server.library
+    data = plex.query(TRACKS)  # unpaged: everything
+    assert data.attrib["size"] == data.attrib["totalSize"] == "600"
+    assert data.attrib["offset"] == "0"
+    for el in data:
+        a = el.attrib
+        t = lib.tracks[int(a["ratingKey"])]
+        album, artist = lib.albums[t.album_key], lib.artists[t.artist_key]
+        assert (el.tag, a["type"], a["key"]) == ("Track", "track", f"/library/metadata/{t.rating_key}")
+        assert (a["parentRatingKey"], a["grandparentRatingKey"]) == (str(album.key), str(artist.key))
+        assert (a["title"], a["parentTitle"], a["grandparentTitle"]) == (t.title, album.title, artist.title)
+        assert a.get("originalTitle") == t.track_artist
+        assert (a["index"], a["parentIndex"]) == (str(t.index), str(t.disc))
+        assert "year" not in a
+        assert a.get("parentYear") == (None if album.year is None else str(album.year))
+        assert a.get("userRating") == (None if t.user_rating is None else f"{t.user_rating:.1f}")
+        assert a.get("viewCount") == (str(t.view_count) if t.view_count else None)
+        assert a.get("lastViewedAt") == (str(t.last_viewed_at) if t.view_count else None)
+        assert (a["duration"], a["addedAt"], a["updatedAt"]) == tuple(
+            str(v) for v in (t.duration_ms, t.added_at, t.updated_at)
+        )
+        assert a["guid"].startswith("plex://track/")
+        assert [c.tag for c in el] == ["Media"]  # no Genre on tracks
+        assert [p.tag for p in el[0]] == ["Part"]
+    # The strings that need escaping made it through intact.
+    text = " ".join(f"{el.get('title')} {el.get('parentTitle')} {el.get('grandparentTitle')}" for el in data)
+    for needle in ("&", "<", '"', "'", "/", "坂本龍一", "Björk", "Кино", "🦊"):
+        assert needle in text
+
+    slim = _page(plex, size=50, query="&excludeElements=Media&excludeFields=summary")
+    assert all(len(el) == 0 and "summary" not in el.attrib for el in slim)
+
+
+def test_album_and_artist_listings_carry_genres(server, plex):
+    lib = server.library
+    albums = plex.query("/library/sections/3/all?type=9")
+    assert len(albums) == len(lib.albums)
+    for el in albums:
+        album = lib.albums[int(el.attrib["ratingKey"])]
+        assert (el.tag, el.attrib["type"], el.attrib["title"]) == ("Directory", "album", album.title)
+        assert el.attrib["parentRatingKey"] == str(album.artist_key)
+        assert el.attrib.get("year") == (None if album.year is None else str(album.year))
+        assert [g.attrib["tag"] for g in el.findall("Genre")] == album.genres
+    artists = plex.query("/library/sections/3/all?type=8")
+    assert [[g.attrib["tag"] for g in el.findall("Genre")] for el in artists] == [
+        a.genres for a in lib.artists.values()
+    ]
+    # plexapi builds its own objects from them
+    album = plex.library.section("Music").search(libtype="album", maxresults=1)[0]
+    assert [g.tag for g in album.genres] == next(iter(lib.albums.values())).genres
+
+
+def test_filters_and_sorts(server, plex):
+    lib = server.library
+    cutoff = sorted(t.updated_at for t in lib.tracks.values())[300]
+    newer = [k for k, t in lib.tracks.items() if t.updated_at > cutoff]  # ">>" is strictly after
+    assert _keys(plex.query(f"{TRACKS}&track.updatedAt%3E%3E={cutoff}")) == newer
+    older = [k for k, t in lib.tracks.items() if t.added_at < cutoff]
+    assert _keys(plex.query(f"{TRACKS}&addedAt<<={cutoff}")) == older
+
+    by_title = plex.query(f"{TRACKS}&sort=titleSort")
+    titles = [el.attrib["title"].casefold() for el in by_title]
+    assert titles == sorted(titles)
+
+    # plexapi validates sorts and filters against the section's metadata first.
+    music = plex.library.section("Music")
+    found = music.search(
+        libtype="track",
+        filters={"updatedAt>>": datetime.fromtimestamp(cutoff)},
+        sort="updatedAt:desc",
+        maxresults=1000,
+    )
+    assert [t.ratingKey for t in found] == sorted(newer, key=lambda k: -lib.tracks[k].updated_at)
+
+    with pytest.raises(BadRequest, match=r"\(400\)"):  # a filter the fake lacks fails loudly
+        plex.query(f"{TRACKS}&userRating%3E%3E=5")
+
+
+def test_fetch_items_by_rating_key(server, plex):
+    lib = server.library
+    keys = [*list(lib.tracks)[:3], next(iter(lib.albums))]
+    items = plex.fetchItems(keys)
+    assert [i.ratingKey for i in items] == keys
+    assert [type(i).__name__ for i in items] == ["Track", "Track", "Track", "Album"]
+    with pytest.raises(NotFound):
+        plex.fetchItems([1])
+    assert server.requests[("GET", "/library/metadata/{ids}")] == 2
+
+
+def test_json_when_asked(server):
+    lib = server.library
+    headers = {"Accept": "application/json", "X-Plex-Token": server.token}
+    r = requests.get(server.url + "/library/sections/3/all?type=9&X-Plex-Container-Size=5", headers=headers)
+    container = r.json()["MediaContainer"]
+    assert (container["size"], container["totalSize"], container["offset"]) == (5, len(lib.albums), 0)
+    for item, album in zip(container["Metadata"], lib.albums.values(), strict=False):
+        assert (item["ratingKey"], item["title"]) == (str(album.key), album.title)
+        assert item.get("Genre", []) == [{"tag": g} for g in album.genres]
+
+    rated = next(t for t in lib.tracks.values() if t.user_rating is not None)
+    r = requests.get(f"{server.url}/library/metadata/{rated.rating_key}", headers=headers)
+    track = r.json()["MediaContainer"]["Metadata"][0]
+    assert track["userRating"] == rated.user_rating
+    assert track["Media"][0]["Part"][0]["duration"] == rated.duration_ms
+
+
+def test_playlists_as_plexapi_makes_them(server, plex):
+    keys = list(server.library.tracks)[:6]
+    tracks = plex.fetchItems(keys)
+    title = "Road trip — “ünïcode” & <more>"
+    playlist = plex.createPlaylist(title, items=tracks[:4])
+    stored = server.playlists[playlist.ratingKey]
+    assert (stored.title, stored.items) == (title, keys[:4])
+    playlist.addItems(tracks[4:])
+    playlist.removeItems([tracks[1]])
+    assert stored.items == [keys[0], *keys[2:]]
+
+    fresh = plex.playlist(title)
+    assert [t.ratingKey for t in fresh.items()] == stored.items
+    assert all(t.playlistItemID for t in fresh.items())
+    assert (fresh.leafCount, fresh.playlistType, fresh.smart) == (5, "audio", False)
+    assert title in [p.title for p in plex.playlists(playlistType="audio")]
+    assert plex.playlists(playlistType="video") == []
+
+    playlist.editTitle("Renamed")
+    assert stored.title == "Renamed"
+    playlist.delete()
+    assert playlist.ratingKey not in server.playlists
+    assert {route: n for route, n in server.requests.items() if "/playlists" in route[1]} == {
+        ("POST", "/playlists"): 1,
+        ("PUT", "/playlists/{id}/items"): 1,
+        ("GET", "/playlists/{id}/items"): 2,
+        ("DELETE", "/playlists/{id}/items/{id}"): 1,
+        ("GET", "/playlists"): 3,
+        ("PUT", "/playlists/{id}"): 1,
+        ("DELETE", "/playlists/{id}"): 1,
+    }
+
+
+def test_playlist_uris_skip_unknown_keys_and_expand_albums(server, plex):
+    lib = server.library
+    track, album = next(iter(lib.tracks)), next(iter(lib.albums.values()))
+    uri = f"{plex._uriRoot()}/library/metadata/{track},999999,{album.key}"
+    data = plex.query(f"/playlists?type=audio&title=Mixed&smart=0&uri={uri}", method=plex._session.post)
+    stored = server.playlists[int(data[0].attrib["ratingKey"])]
+    assert stored.items == [track] + [t.rating_key for t in lib.album_tracks(album.key)]
+
+    foreign = f"server://someone-else/com.plexapp.plugins.library/library/metadata/{track}"
+    with pytest.raises(BadRequest, match=r"\(400\)"):
+        plex.query(f"/playlists?type=audio&title=X&smart=0&uri={foreign}", method=plex._session.post)
+
+
+def test_over_long_urls_get_414_so_callers_must_chunk(server, plex, monkeypatch):
+    monkeypatch.setattr(server, "max_url_length", 2000)
+    tracks = plex.library.section("Music").search(libtype="track", maxresults=600)
+    with pytest.raises(BadRequest, match=r"\(414\)"):
+        plex.createPlaylist("Too long", items=tracks)
+    playlist = plex.createPlaylist("Chunked", items=tracks[:200])
+    for i in range(200, 600, 200):
+        playlist.addItems(tracks[i : i + 200])
+    assert server.playlists[playlist.ratingKey].items == [t.ratingKey for t in tracks]
+
+
+def test_wrong_or_missing_token_is_unauthorized(server, plex):
+    with pytest.raises(Unauthorized):
+        PlexServer(server.url, "wrong-token")
+    assert requests.get(server.url + "/library/sections", timeout=5).status_code == 401
+    with_param = requests.get(f"{server.url}/library/sections?X-Plex-Token={server.token}", timeout=5)
+    assert with_param.status_code == 200
+    with pytest.raises(NotFound):
+        plex.query("/no/such/thing")
+    with pytest.raises(NotFound):
+        plex.query("/library/sections/99/all?type=10")
+    assert not any(server.token in part for key in server.requests for part in key)
+
+
+def test_fail_after_pages_answers_500_to_track_pages_only(server, plex):
+    server.faults.fail_after_pages = 2
+    _page(plex)
+    _page(plex, 10)
+    with pytest.raises(BadRequest, match=r"\(500\)"):
+        _page(plex, 20)
+    assert server.track_pages == 2
+    assert plex.library.section("Music").totalViewSize(libtype="track") == 600
+    assert len(plex.query("/library/sections/3/all?type=9")) == len(server.library.albums)
+    server.faults.reset()
+    assert len(_page(plex, 20)) == 10
+
+
+def test_drop_after_pages_closes_the_connection(server, plex):
+    server.faults.drop_after_pages = 1
+    _page(plex)
+    with pytest.raises(requests.ConnectionError):
+        _page(plex, 10)
+
+
+def test_malformed_after_pages_sends_broken_xml(server, plex):
+    server.faults.malformed_after_pages = 0
+    with pytest.raises(ParseError):
+        _page(plex)
+    assert server.track_pages == 0
+
+
+def test_hang_after_pages_times_the_client_out(server, monkeypatch):
+    monkeypatch.setattr(server.faults, "hang_seconds", 3)
+    server.faults.hang_after_pages = 0
+    impatient = PlexServer(server.url, server.token, timeout=0.3)
+    started = time.monotonic()
+    with pytest.raises(requests.Timeout):
+        _page(impatient)
+    assert time.monotonic() - started < 2
+
+
+def test_status_fault_answers_everything_but_identity(server, plex):
+    server.faults.status = 503
+    with pytest.raises(BadRequest, match=r"\(503\)"):
+        plex.query("/library/sections")
+    assert plex.identity().machineIdentifier == server.machine_identifier
+    server.faults.status = 401
+    with pytest.raises(Unauthorized):
+        plex.query("/library/sections")
+
+
+def test_changed_identity(server, plex, monkeypatch):
+    monkeypatch.setattr(server, "machine_identifier", "fakeplex-other")
+    assert PlexServer(server.url, server.token).machineIdentifier == "fakeplex-other"
+    assert plex.identity().machineIdentifier == "fakeplex-other"
+    # A playlist uri naming the server it used to be is refused.
+    with pytest.raises(BadRequest):
+        plex.createPlaylist("Stale", items=plex.fetchItems(list(server.library.tracks)[:1]))
+
+
+def test_stop_is_prompt_even_with_a_hanging_handler_and_restart_keeps_the_url():
+    server = FakePlexServer(library=FakeLibrary(tracks=50)).start()
+    url = server.url
+    server.faults.hang_after_pages = 0  # hangs for the default 120 s
+    errors = []
+
+    def fetch():
+        try:
+            requests.get(f"{url}{TRACKS}&X-Plex-Token={server.token}", timeout=60)
+        except requests.RequestException as e:
+            errors.append(e)
+
+    client = threading.Thread(target=fetch)
+    client.start()
+    while not server.requests[LISTING]:
+        time.sleep(0.01)
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 2
+    client.join(5)
+    assert isinstance(errors[0], requests.ConnectionError)
+
+    server.start()
+    try:
+        assert server.url == url
+        assert requests.get(url + "/identity", timeout=5).status_code == 200
+    finally:
+        server.stop()
+
+
+def test_same_seed_same_library():
+    a, b = FakeLibrary(tracks=400, seed=9), FakeLibrary(tracks=400, seed=9)
+    assert (a.tracks, a.albums, a.artists) == (b.tracks, b.albums, b.artists)
+    assert FakeLibrary(tracks=400, seed=10).tracks != a.tracks
+
+
+def test_library_looks_like_a_real_one(big_library):
+    lib = big_library
+    tracks, albums = list(lib.tracks.values()), list(lib.albums.values())
+    assert len(tracks) == 18432
+    assert 8 <= len(tracks) / len(albums) <= 12
+    various = next(a for a in lib.artists.values() if a.title == "Various Artists")
+    per_artist = Counter(a.artist_key for a in albums if a.artist_key != various.key)
+    assert max(per_artist.values()) <= 5 and 2 <= len(albums) / len(lib.artists) <= 5
+
+    assert 0.35 < sum(t.user_rating is None for t in tracks) / len(tracks) < 0.45
+    assert {t.user_rating for t in tracks} == {None, *(float(r) for r in range(2, 11))}
+    assert 0.02 < sum(a.year is None for a in albums) / len(albums) < 0.08
+    assert {a.year for a in albums} - {None} <= set(range(1950, 2026))
+    assert 0.2 < sum(t.view_count > 0 for t in tracks) / len(tracks) < 0.7
+    assert all(EPOCH - 5 * 365 * 86400 < t.added_at <= t.updated_at <= EPOCH for t in tracks)
+
+    genres = {g for a in albums for g in a.genres}
+    assert len(genres) >= 300
+    assert any(not a.genres for a in albums) and max(len(a.genres) for a in albums) <= 3
+
+    compilation = [t for t in tracks if t.artist_key == various.key]
+    assert compilation and all(t.track_artist for t in compilation)
+    assert any(" feat. " in (t.track_artist or "") for t in tracks)
+
+
+def test_live_ground_truth(big_library):
+    lib = big_library
+    marked = re.compile(r"\(Live\)$| - Live at |\[Live \d{4}\]$")
+    for t in lib.tracks.values():
+        assert t.truth_live == (lib.albums[t.album_key].truth_live or bool(marked.search(t.title)))
+    live_albums = {a.title for a in lib.albums.values() if a.truth_live}
+    assert {"Live at Wembley Stadium", "MTV Unplugged in New York (Live)"} <= live_albums
+    assert any(re.match(r"\d{4}-\d\d-\d\d: ", title) for title in live_albums)
+    traps = [t for t in lib.tracks.values() if t.title in STUDIO_TRAP_TITLES]
+    assert {t.title for t in traps} == set(STUDIO_TRAP_TITLES)
+    assert not any(t.truth_live for t in traps)
+    trap_albums = [a for a in lib.albums.values() if a.title in STUDIO_TRAP_ALBUMS]
+    assert trap_albums and not any(a.truth_live for a in trap_albums)
+    assert sum(bool(marked.search(t.title)) for t in lib.tracks.values()) > 50
+
+
+def test_mutations_show_up_on_the_wire():
+    lib = FakeLibrary(tracks=300, seed=2)
+    lib.clock = lambda: EPOCH + 1000
+    original_albums, top = set(lib.albums), max(lib.tracks)
+    with FakePlexServer(library=lib) as server:
+        plex = PlexServer(server.url, server.token)
+        added = lib.add_tracks(25)
+        assert len(added) == 25 and min(added) > top
+        homes = {lib.tracks[k].album_key in original_albums for k in added}
+        assert homes == {True, False}  # some on existing albums, some on new ones
+        removed = lib.remove_tracks(40)
+        assert not set(removed) & set(lib.tracks)
+        assert {t.album_key for t in lib.tracks.values()} == set(lib.albums)  # no empty albums left
+        assert {a.artist_key for a in lib.albums.values()} == set(lib.artists)
+        changed = lib.change_tracks(10)
+        assert plex.library.section("Music").totalViewSize(libtype="track") == 285
+        since = plex.query(f"{TRACKS}&track.updatedAt%3E%3E={EPOCH}")
+        assert set(_keys(since)) == set(added + changed) - set(removed)
+
+        assert lib.add_tracks(1)[0] > max(added)  # keys are never reused
+        untouched = [k for k, t in lib.tracks.items() if t.updated_at < EPOCH][:5]
+        lib.change_tracks(untouched, bump_updated_at=False)
+        assert all(lib.tracks[k].updated_at < EPOCH for k in untouched)
+
+
+def test_fakeplex_command_serves_until_interrupted(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "fakeplex", "--port", "0", "--tracks", "60", "--token", "cmd-token"],
+        cwd=root,
+        env={**os.environ, "MEDIASAGE_DATA_DIR": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        url = re.search(r"http://\S+", line)[0]
+        assert "cmd-token" in line
+        plex = PlexServer(url, "cmd-token")
+        assert plex.library.section("Music").totalViewSize(libtype="track") == 60
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+    finally:
+        proc.kill()
