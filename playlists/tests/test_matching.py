@@ -1,0 +1,453 @@
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from library.models import Track
+from playlists.importers import Entry
+from playlists.matching import CachedTrack, Matcher, normalize
+
+DATA = Path(__file__).parent / "data"
+
+
+def _ms(text):
+    minutes, seconds = text.split(":")
+    return (int(minutes) * 60 + int(seconds)) * 1000
+
+
+def _fields(line):
+    return [field.strip() for field in line.split("|")]
+
+
+def _library():
+    """The tracks of data/library.txt as the cache's values() dicts."""
+    tracks = []
+    for line in (DATA / "library.txt").read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            album_artist, album, *live = _fields(line[3:])
+        elif line[:1].isdigit():
+            key, title, length, *artist = _fields(line)
+            tracks.append(
+                {
+                    "rating_key": key,
+                    "artist": artist[0] if artist else album_artist,
+                    "album_artist": album_artist,
+                    "title": title,
+                    "album": album,
+                    "duration_ms": _ms(length),
+                    "is_live": live == ["live"],
+                }
+            )
+    return tracks
+
+
+def _labelled_entries():
+    """(expected rating_key or None, Entry) for each line of data/entries.txt."""
+    labelled = []
+    for line in (DATA / "entries.txt").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        expected, artist, title, album, length = (_fields(line) + ["", ""])[:5]
+        entry = Entry(artist, title, album, _ms(length) if length else None)
+        labelled.append((None if expected == "-" else expected, entry))
+    return labelled
+
+
+@pytest.fixture(scope="module")
+def matcher():
+    return Matcher(_library())
+
+
+def test_labelled_playlist_has_no_wrong_match_and_finds_nearly_all(matcher):
+    labelled = _labelled_entries()
+    assert len(labelled) >= 200
+    assert sum(1 for expected, _ in labelled if expected is None) >= 40
+    wrong, right, missed = [], 0, []
+    for expected, entry in labelled:
+        result = matcher.match(entry)
+        chosen = result.track.rating_key if result.status == "matched" else None
+        if chosen is not None and chosen != expected:
+            wrong.append((entry, expected, result.track))
+        elif chosen is not None:
+            right += 1
+        elif expected is not None:
+            missed.append((entry, result.status))
+    in_library = sum(1 for expected, _ in labelled if expected is not None)
+    precision = right / (right + len(wrong))
+    recall = right / in_library
+    print(
+        f"\n{len(labelled)} entries ({in_library} in the library) against {len(_library())} tracks: "
+        f"precision {precision:.3f}, recall {recall:.3f} ({right} right, {len(wrong)} wrong, "
+        f"{len(missed)} missed)"
+    )
+    for entry, status in missed:
+        print(f"  missed ({status}): {entry.artist} - {entry.title}")
+    assert wrong == []
+    assert precision == 1.0
+    assert recall >= 0.95
+
+
+# --- normalize() ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Beyoncé", "beyonce"),
+        ("Motörhead", "motorhead"),
+        ("Sigur Rós", "sigur ros"),
+        ("Røyksopp", "royksopp"),
+        ("Mötley Crüe", "motley crue"),
+        ("坂本龍一", "坂本龍一"),
+        ("Кино", "кино"),
+        ("Мой", "мой"),  # a Cyrillic breve is part of the letter, not an accent
+        ("夜に駆ける", "夜に駆ける"),  # so is a kana's dakuten
+        ("लग जा गले", "लग जा गले"),
+        ("ＹＯＡＳＯＢＩ", "yoasobi"),  # NFKC: full-width letters
+        ("Don’t Stop", "dont stop"),
+        ("Don't Stop", "dont stop"),
+        ("“Heroes”", "heroes"),
+        ('"Heroes"', "heroes"),
+        ("Jay‐Z", "jay z"),
+        ("JAY-Z", "jay z"),
+        ("Simon & Garfunkel", "simon and garfunkel"),
+        ("Florence + the Machine", "florence and the machine"),
+        ("R.E.M.", "rem"),
+        ("Life on Mars?", "life on mars"),
+        ("  Hey   Jude  ", "hey jude"),
+        ("Straße", "strasse"),
+        ("", ""),
+    ],
+)
+def test_normalize(text, expected):
+    assert normalize(text) == expected
+
+
+def test_normalize_treats_ascii_and_unicode_spellings_alike():
+    assert normalize("Beyoncé & Jay-Z") == normalize("Beyonce and Jay Z")
+
+
+# --- rules, one small library each ---------------------------------------------------------------
+
+
+def _track(key, artist, title, album="Album", album_artist=None, duration_ms=None, is_live=False):
+    return {
+        "rating_key": key,
+        "artist": artist,
+        "album_artist": artist if album_artist is None else album_artist,
+        "title": title,
+        "album": album,
+        "duration_ms": duration_ms,
+        "is_live": is_live,
+    }
+
+
+def _matched(tracks, artist, title, album="", duration_ms=None):
+    result = Matcher(tracks).match(Entry(artist, title, album, duration_ms))
+    return result.track.rating_key if result.status == "matched" else result.status
+
+
+def test_remix_does_not_match_the_original():
+    assert _matched(
+        [_track("1", "Robyn", "Dancing On My Own")], "Robyn", "Dancing On My Own (Kleerup Remix)"
+    ) == ("unmatched")
+
+
+def test_original_does_not_match_a_remix():
+    tracks = [_track("1", "Robyn", "Dancing On My Own (Kleerup Remix)")]
+    assert _matched(tracks, "Robyn", "Dancing On My Own") == "unmatched"
+
+
+def test_remix_matches_the_same_remix_beside_the_original():
+    tracks = [
+        _track("1", "Robyn", "Dancing On My Own"),
+        _track("2", "Robyn", "Dancing On My Own (Kleerup Remix)"),
+    ]
+    assert _matched(tracks, "Robyn", "Dancing On My Own - Kleerup Remix") == "2"
+    assert _matched(tracks, "Robyn", "Dancing On My Own") == "1"
+
+
+@pytest.mark.parametrize(
+    "suffix", ["Acoustic", "Instrumental", "Demo", "Extended Mix", "Acoustic Version", "Live at Fabric Remix"]
+)
+def test_other_recordings_are_not_stripped(suffix):
+    assert _matched(
+        [_track("1", "Keane", "Somewhere Only We Know")], "Keane", f"Somewhere Only We Know ({suffix})"
+    ) == ("unmatched")
+
+
+def test_remix_after_a_feat_credit_is_still_a_remix():
+    tracks = [_track("1", "Calvin Harris", "Slide")]
+    assert (
+        _matched(tracks, "Calvin Harris", "Slide feat. Frank Ocean - Purple Disco Machine Remix")
+        == "unmatched"
+    )
+    assert _matched(tracks, "Calvin Harris", "Slide feat. Frank Ocean") == "1"
+
+
+def test_same_title_by_another_artist_does_not_match():
+    tracks = [_track("1", "Nine Inch Nails", "Hurt"), _track("2", "Johnny Cash", "Hurt")]
+    assert _matched(tracks, "Johnny Cash", "Hurt") == "2"
+    assert _matched(tracks, "Christina Aguilera", "Hurt") == "unmatched"
+
+
+def test_title_alone_never_matches():
+    assert _matched([_track("1", "Nine Inch Nails", "Hurt")], "", "Hurt") == "unmatched"
+
+
+def test_a_title_of_punctuation_alone_matches_nothing():
+    assert _matched([_track("1", "Chk Chk Chk", "???")], "Chk Chk Chk", "!!!") == "unmatched"
+
+
+def test_artist_is_never_fuzzy_matched():
+    assert (
+        _matched([_track("1", "The Killers", "Mr. Brightside")], "The Killer", "Mr. Brightside")
+        == "unmatched"
+    )
+
+
+def test_feat_credit_in_the_title_is_ignored():
+    tracks = [_track("1", "Beyoncé", "Freedom (feat. Kendrick Lamar)")]
+    assert _matched(tracks, "Beyoncé", "Freedom") == "1"
+    assert _matched(tracks, "Beyoncé", "Freedom - feat. Kendrick Lamar") == "1"
+    assert _matched(tracks, "Beyoncé", "Freedom ft. Kendrick Lamar") == "1"
+
+
+def test_feat_credit_in_the_artist_matches_the_primary_artist():
+    tracks = [_track("1", "Mark Ronson feat. Bruno Mars", "Uptown Funk", album_artist="Mark Ronson")]
+    for artist in (
+        "Mark Ronson",
+        "Mark Ronson, Bruno Mars",
+        "Mark Ronson feat. Bruno Mars",
+        "Mark Ronson x Bruno Mars",
+    ):
+        assert _matched(tracks, artist, "Uptown Funk (feat. Bruno Mars)") == "1", artist
+
+
+def test_featured_artist_alone_does_not_match():
+    tracks = [_track("1", "Mark Ronson feat. Bruno Mars", "Uptown Funk", album_artist="Mark Ronson")]
+    assert _matched(tracks, "Bruno Mars", "Uptown Funk") == "unmatched"
+
+
+def test_track_artist_on_a_compilation_matches():
+    tracks = [_track("1", "Toto", "Africa", album="Pure 80s", album_artist="Various Artists")]
+    assert _matched(tracks, "Toto", "Africa") == "1"
+
+
+def test_various_artists_never_agrees():
+    tracks = [_track("1", "Toto", "Africa", album="Pure 80s", album_artist="Various Artists")]
+    assert _matched(tracks, "Various Artists", "Africa") == "unmatched"
+
+
+def test_ampersand_plus_and_and_are_the_same():
+    tracks = [
+        _track("1", "Simon & Garfunkel", "Cecilia"),
+        _track("2", "Florence + the Machine", "Dog Days Are Over"),
+    ]
+    assert _matched(tracks, "Simon and Garfunkel", "Cecilia") == "1"
+    assert _matched(tracks, "Florence and The Machine", "Dog Days Are Over") == "2"
+
+
+def test_band_name_with_ampersand_is_not_split():
+    tracks = [_track("1", "Simon & Garfunkel", "The Boxer"), _track("2", "Simon", "The Boxer")]
+    assert _matched(tracks, "Simon & Garfunkel", "The Boxer") == "1"
+    assert _matched(tracks, "Simon", "The Boxer") == "2"
+
+
+def test_leading_the_is_optional():
+    tracks = [_track("1", "The Killers", "Somebody Told Me"), _track("2", "Doors, The", "Love Her Madly")]
+    assert _matched(tracks, "Killers", "Somebody Told Me") == "1"
+    assert _matched(tracks, "The Doors", "Love Her Madly") == "2"
+
+
+def test_accents_are_ignored_but_other_scripts_match_themselves():
+    tracks = [
+        _track("1", "Björk", "Jóga"),
+        _track("2", "Кино", "Кукушка"),
+        _track("3", "坂本龍一", "energy flow"),
+    ]
+    assert _matched(tracks, "Bjork", "Joga") == "1"
+    assert _matched(tracks, "Кино", "Кукушка") == "2"
+    assert _matched(tracks, "Kino", "Kukushka") == "unmatched"
+    assert _matched(tracks, "坂本龍一", "Energy Flow") == "3"
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Black Dog - Remaster",
+        "Black Dog - Remastered 2012",
+        "Black Dog (2012 Remaster)",
+        "Black Dog [Remastered]",
+        "Black Dog - 1990 Remastered Version",
+        "Black Dog (Deluxe Edition)",
+        "Black Dog (Mono)",
+        "Black Dog - Explicit",
+        "Black Dog (Album Version)",
+        "Black Dog - Single Version",
+        "Black Dog (40th Anniversary Version / 2012 Remastered)",
+    ],
+)
+def test_same_recording_suffixes_are_ignored(title):
+    assert _matched([_track("1", "Led Zeppelin", "Black Dog")], "Led Zeppelin", title) == "1"
+
+
+def test_radio_edit_matches_the_album_cut_when_it_is_all_there_is():
+    assert _matched([_track("1", "Daft Punk", "Get Lucky")], "Daft Punk", "Get Lucky - Radio Edit") == "1"
+
+
+def test_radio_edit_prefers_the_edit_when_both_are_cached():
+    tracks = [
+        _track("1", "Daft Punk", "Get Lucky", duration_ms=369000),
+        _track("2", "Daft Punk", "Get Lucky (Radio Edit)", album="Get Lucky", duration_ms=248000),
+    ]
+    assert _matched(tracks, "Daft Punk", "Get Lucky (Radio Edit)") == "2"
+    assert _matched(tracks, "Daft Punk", "Get Lucky") == "1"
+    assert (
+        _matched(tracks, "Daft Punk", "Get Lucky (feat. Pharrell Williams) - Radio Edit", duration_ms=248500)
+        == "2"
+    )
+
+
+LIVE_AND_STUDIO = [
+    _track("1", "Nirvana", "Come as You Are", album="Nevermind", duration_ms=219000),
+    _track(
+        "2", "Nirvana", "Come as You Are", album="MTV Unplugged in New York", duration_ms=253000, is_live=True
+    ),
+]
+
+
+def test_studio_entry_prefers_the_studio_recording():
+    assert _matched(LIVE_AND_STUDIO, "Nirvana", "Come As You Are") == "1"
+
+
+def test_live_entry_prefers_the_live_recording():
+    assert _matched(LIVE_AND_STUDIO, "Nirvana", "Come As You Are (Live)") == "2"
+    assert _matched(LIVE_AND_STUDIO, "Nirvana", "Come As You Are - Live at MTV Unplugged, 1993") == "2"
+
+
+def test_live_entry_matches_the_studio_recording_when_it_is_all_there_is():
+    assert _matched(LIVE_AND_STUDIO[:1], "Nirvana", "Come As You Are (Live)") == "1"
+
+
+def test_live_and_let_die_is_a_studio_song():
+    tracks = [
+        _track("1", "Wings", "Live and Let Die", album="Wings Greatest"),
+        _track("2", "Wings", "Live and Let Die - Live", album="Wings over America", is_live=True),
+    ]
+    assert _matched(tracks, "Wings", "Live and Let Die") == "1"
+    assert _matched(tracks, "Wings", "Live and Let Die (Live)") == "2"
+
+
+TWO_RECORDINGS = [
+    _track("1", "Eagles", "Hotel California", album="Hotel California", duration_ms=390000),
+    _track("2", "Eagles", "Hotel California", album="Hell Freezes Over", duration_ms=432000),
+]
+
+
+def test_album_breaks_a_tie():
+    assert _matched(TWO_RECORDINGS, "Eagles", "Hotel California", album="Hell Freezes Over") == "2"
+    assert (
+        _matched(TWO_RECORDINGS, "Eagles", "Hotel California", album="Hotel California (Remastered)") == "1"
+    )
+
+
+def test_duration_breaks_a_tie():
+    assert _matched(TWO_RECORDINGS, "Eagles", "Hotel California", duration_ms=391500) == "1"
+    assert _matched(TWO_RECORDINGS, "Eagles", "Hotel California", duration_ms=430000) == "2"
+
+
+def test_different_recordings_without_a_tiebreak_are_ambiguous():
+    result = Matcher(TWO_RECORDINGS).match(Entry("Eagles", "Hotel California"))
+    assert result.status == "ambiguous"
+    assert result.track is None
+    assert sorted(t.rating_key for t in result.candidates) == ["1", "2"]
+
+
+def test_one_recording_on_album_and_compilation_prefers_the_artists_album():
+    tracks = [
+        _track(
+            "5", "a-ha", "Take On Me", album="Pure 80s", album_artist="Various Artists", duration_ms=228000
+        ),
+        _track("9", "a-ha", "Take On Me", album="Hunting High and Low", duration_ms=226000),
+    ]
+    result = Matcher(tracks).match(Entry("a-ha", "Take On Me"))
+    assert (result.status, result.track.rating_key) == ("matched", "9")
+    assert len(result.candidates) == 2  # the report can say there were two
+
+
+def test_one_recording_on_two_albums_picks_the_lowest_rating_key():
+    tracks = [
+        _track("100", "Fleetwood Mac", "Dreams", album="Greatest Hits", duration_ms=254000),
+        _track("99", "Fleetwood Mac", "Dreams", album="Rumours", duration_ms=257000),
+    ]
+    assert _matched(tracks, "Fleetwood Mac", "Dreams") == "99"
+
+
+def test_matcher_accepts_objects_as_well_as_dicts():
+    track = CachedTrack("7", "Prince", "", "Purple Rain", "Purple Rain", 521000, False)
+    assert Matcher([track]).match(Entry("Prince", "Purple Rain")).track == track
+
+
+def test_match_all_keeps_the_entries_order():
+    matcher = Matcher([_track("1", "Prince", "Purple Rain"), _track("2", "Prince", "When Doves Cry")])
+    entries = [Entry("Prince", "When Doves Cry"), Entry("Prince", "Kiss"), Entry("Prince", "Purple Rain")]
+    results = matcher.match_all(entries)
+    assert [r.entry for r in results] == entries
+    assert [r.status for r in results] == ["matched", "unmatched", "matched"]
+
+
+# --- the cache -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_from_cache_reads_the_cache_once_and_matches_without_queries(django_assert_num_queries):
+    Track.objects.bulk_create(
+        [
+            Track(
+                source="plex", rating_key="11", artist="Johnny Cash", album_artist="Johnny Cash", title="Hurt"
+            ),
+            Track(
+                source="plex",
+                rating_key="12",
+                artist="Nine Inch Nails",
+                album_artist="Nine Inch Nails",
+                title="Hurt",
+            ),
+            Track(
+                source="jellyfin",
+                rating_key="ab12",
+                artist="Johnny Cash",
+                album_artist="Johnny Cash",
+                title="Hurt",
+            ),
+        ]
+    )
+    with django_assert_num_queries(1):
+        matcher = Matcher.from_cache("plex")
+    with django_assert_num_queries(0):
+        results = matcher.match_all([Entry("Johnny Cash", "Hurt"), Entry("Nine Inch Nails", "Hurt")] * 50)
+    assert {r.track.rating_key for r in results} == {"11", "12"}
+    assert Matcher.from_cache("jellyfin").match(Entry("Johnny Cash", "Hurt")).track.rating_key == "ab12"
+
+
+def test_a_large_library_stays_small_in_memory():
+    # 25,000 tracks keep the test quick under tracemalloc; the index grows linearly.
+    count = 25_000
+
+    def tracks():
+        for i in range(count):
+            artist = f"Artist {i // 100}"
+            yield _track(
+                str(i), artist, f"Song number {i}", album=f"Album {i // 10}", duration_ms=200_000 + i
+            )
+
+    tracemalloc.start()
+    try:
+        matcher = Matcher(tracks())
+        size, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    print(f"\n{size / count:.0f} bytes a track: {size / count * 100_000 / 1e6:.0f} MB for 100,000 tracks")
+    assert size / count < 500
+    assert matcher.match(Entry("Artist 12", "Song Number 1234")).track.rating_key == "1234"
