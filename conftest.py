@@ -135,6 +135,13 @@ class Stack:
             self._session = requests.Session()
         return self._session
 
+    def sync(self, timeout=60):
+        """Ask for a sync and wait for it to finish; returns the final status."""
+        assert self.post("/api/library/sync").status_code == 202
+        return self.wait_for(
+            lambda: (s := self.status())["last_sync"] and not s["is_syncing"] and s, timeout, "the sync"
+        )
+
     def status(self):
         return self.get("/api/library/status").json()
 
@@ -161,3 +168,52 @@ def stack_factory(tmp_path):
     yield make
     for stack in stacks:
         stack.stop()
+
+
+SCREENSHOTS = Path(__file__).resolve().parent / "test-output" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    # Debian's chromium, never a downloaded build. The flags keep it off the
+    # network it cannot reach here, and working as root in a container.
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{request.node.name}-end.png", full_page=True)
+    context.close()
+
+
+@pytest.fixture
+def shoot(page, request):
+    """shoot("modal") saves a screenshot under test-output/screenshots for a reviewer."""
+
+    def take(name):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / f"{request.node.name}-{name}.png", full_page=True)
+
+    return take

@@ -30,9 +30,7 @@ class TrackAdmin(admin.ModelAdmin):
 
     @admin.display(description="rating", ordering="user_rating")
     def stars(self, track):
-        if track.user_rating is None:
-            return ""
-        return "★" * (track.user_rating // 2) + ("½" if track.user_rating % 2 else "")
+        return track.stars
 
     @admin.display(description="length", ordering="duration_ms")
     def duration_display(self, track):

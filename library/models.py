@@ -58,6 +58,13 @@ class Track(TrackFields):
         return f"{self.artist} - {self.title}"
 
     @property
+    def stars(self):
+        """The rating as Plex shows it: ★★★½ for 7."""
+        if self.user_rating is None:
+            return ""
+        return "★" * (self.user_rating // 2) + ("½" if self.user_rating % 2 else "")
+
+    @property
     def duration_display(self):
         if self.duration_ms is None:
             return ""
@@ -168,6 +175,17 @@ class SyncState(models.Model):
             if synced_at
             else None,
         }
+
+    @property
+    def display_state(self):
+        """Which of the footer's states this cache is in."""
+        if self.is_running:
+            return "syncing"
+        if self.track_count and not self.server_reachable:
+            return "offline"
+        if self.failure():
+            return "error"
+        return "normal" if self.last_sync_at else "never"
 
     @property
     def is_stale(self):

@@ -1,47 +1,62 @@
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseStopPolling
 
 from library.models import SyncState
 from library.sources import configured_sources
 from library.sync import SyncBusy
 from library.tasks import enqueue_sync
 
-
-def _primary_source():
-    sources = configured_sources()
-    return sources[0] if sources else None
-
-
-def _not_configured():
-    return JsonResponse(
-        {"started": False, "error": "No media server is configured: set PLEX_URL and PLEX_TOKEN."},
-        status=503,
-    )
+_NOT_CONFIGURED = "No media server is configured: set PLEX_URL and PLEX_TOKEN."
 
 
 @require_GET
 @ensure_csrf_cookie
 def status(request):
-    source = _primary_source()
-    if source is None:
-        return _not_configured()
-    data = SyncState.for_source(source).as_status()
-    data["servers"] = [SyncState.for_source(s).as_status() for s in configured_sources()]
-    return JsonResponse(data)
+    sources = configured_sources()
+    if not sources:
+        return JsonResponse({"error": _NOT_CONFIGURED}, status=503)
+    servers = [SyncState.for_source(s).as_status() for s in sources]
+    return JsonResponse({**servers[0], "servers": servers})
 
 
 @require_POST
 def sync(request):
-    source = request.POST.get("source") or _primary_source()
+    sources = configured_sources()
+    source = request.POST.get("source") or (sources[0] if sources else None)
     if source is None:
-        return _not_configured()
-    if source not in configured_sources():
-        return JsonResponse(
+        response = JsonResponse({"started": False, "error": _NOT_CONFIGURED}, status=503)
+    elif source not in sources:
+        response = JsonResponse(
             {"started": False, "error": f"{source!r} is not a configured server."}, status=400
         )
-    try:
-        enqueue_sync(source)
-    except SyncBusy:
-        return JsonResponse({"started": False, "error": "A sync is already running."}, status=409)
-    return JsonResponse({"started": True}, status=202)
+    else:
+        try:
+            enqueue_sync(source)
+            response = JsonResponse({"started": True}, status=202)
+        except SyncBusy:
+            response = JsonResponse({"started": False, "error": "A sync is already running."}, status=409)
+    # Whatever happened, the footer and modal on the page should show it now.
+    response["HX-Trigger"] = "library-sync"
+    return response
+
+
+@require_GET
+def footer(request):
+    if not configured_sources():
+        # Nothing can change until the settings do (and the app restarts).
+        return HttpResponseStopPolling(render(request, "library/footer.html").content)
+    return render(request, "library/footer.html")
+
+
+@require_GET
+def modal(request):
+    sources = configured_sources()
+    if not sources:
+        return HttpResponseStopPolling(render(request, "library/modal.html").content)
+    if SyncState.for_source(sources[0]).last_sync_at is not None:
+        # The library is in: reload the page to show it.
+        return HttpResponse(headers={"HX-Refresh": "true"})
+    return render(request, "library/modal.html")

@@ -21,6 +21,16 @@ class SourceError(Exception):
 
 
 @dataclass
+class SavedPlaylist:
+    id: str
+    title: str
+    url: str  # where the user can open it
+    added: int
+    removed: int
+    requests: int
+
+
+@dataclass
 class ServerInfo:
     server_id: str
     server_name: str

@@ -8,20 +8,23 @@ itself. Genres and year live on albums in Plex listings: the album and artist
 listings are read once up front and joined on parentRatingKey.
 """
 
+import contextlib
 import time
 from datetime import UTC, datetime
-from urllib.parse import urlparse
+from urllib.parse import quote, urlencode, urlparse
 from xml.etree.ElementTree import ParseError
 
 import requests
 from plexapi.exceptions import BadRequest, NotFound, Unauthorized
 from plexapi.server import PlexServer
 
-from library.sources import ServerInfo, SourceError
+from library.sources import SavedPlaylist, ServerInfo, SourceError
 
 # Plex type numbers for /library/sections/{id}/all?type=N
 _ARTIST, _ALBUM, _TRACK = 8, 9, 10
 _RETRY_PAUSE = 1.0
+# Plex answers 414 to request lines over about 8 KB; keys go in the URL.
+_MAX_URI_CHARS = 6000
 
 
 class PlexSource:
@@ -96,11 +99,16 @@ class PlexSource:
 
     # -- the adapter interface --------------------------------------------------
 
+    def _connect_server(self):
+        if self._server is None:
+            self._server = self._call(
+                lambda: PlexServer(self.url, self._token, session=self._session, timeout=self._timeout),
+                "its identity",
+            )
+        return self._server
+
     def connect(self):
-        self._server = self._call(
-            lambda: PlexServer(self.url, self._token, session=self._session, timeout=self._timeout),
-            "its identity",
-        )
+        self._connect_server()
         sections = self._query("/library/sections", "library sections")
         key, title = self._pick_section(sections)
         self._section_key = key
@@ -156,6 +164,127 @@ class PlexSource:
             self.prepare(page_size)
         for page in self._pages(_TRACK, "Track", page_size, "tracks"):
             yield [self._track(el) for el in page]
+
+    # -- playlists --------------------------------------------------------------
+
+    def list_playlists(self):
+        """The server's regular (not smart) audio playlists: [(id, title, item count)]."""
+        self._connect_server()
+        data = self._query("/playlists?playlistType=audio", "playlists")
+        return [
+            (el.attrib["ratingKey"], el.attrib.get("title", ""), _int(el.attrib.get("leafCount")) or 0)
+            for el in data
+            if el.tag == "Playlist" and el.attrib.get("smart") in (None, "0")
+        ]
+
+    def save_playlist(self, title, keys, mode="create", playlist_id=None):
+        """Write `keys` to a playlist: a new one ("create"), an existing one whose
+        contents become `keys` ("replace", same playlist id, so clients that
+        pinned it keep it), or an existing one gaining the keys it lacks ("append").
+
+        Keys travel in the URL, chunked under Plex's URL limit, so N tracks cost
+        about N/600 requests, plus one per removed item on replace (Plex removes
+        items one at a time). On failure, what this call added is taken back."""
+        start = self.request_count
+        self._connect_server()
+        keys = list(dict.fromkeys(str(k) for k in keys))
+        if mode == "create":
+            playlist_id, added = self._create(title, keys), len(keys)
+            removed = 0
+        else:
+            old = self._items(playlist_id)
+            if mode == "append":
+                present = {key for _, key in old}
+                keys = [k for k in keys if k not in present]
+            self._add_or_undo(playlist_id, keys, keep={item for item, _ in old})
+            added = len(keys)
+            removed = 0
+            if mode == "replace":
+                for item, _ in old:
+                    self._call(lambda item=item: self._delete_item(playlist_id, item), "the playlist")
+                    removed += 1
+        return SavedPlaylist(
+            id=str(playlist_id),
+            title=title,
+            url=self.playlist_url(playlist_id),
+            added=added,
+            removed=removed,
+            requests=self.request_count - start,
+        )
+
+    def playlist_url(self, playlist_id):
+        """Plex Web's page for the playlist, served by the server itself."""
+        key = quote(f"/playlists/{playlist_id}", safe="")
+        return f"{self.url}/web/index.html#!/server/{self._server.machineIdentifier}/playlist?key={key}"
+
+    def _uri(self, keys):
+        return f"server://{self._server.machineIdentifier}/com.plexapp.plugins.library/library/metadata/{','.join(keys)}"
+
+    def _chunks(self, keys):
+        """Runs of keys whose encoded uri stays under the URL limit."""
+        chunk, size = [], 0
+        for key in keys:
+            cost = len(key) + 3  # the key and its encoded comma
+            if chunk and size + cost > _MAX_URI_CHARS:
+                yield chunk
+                chunk, size = [], 0
+            chunk.append(key)
+            size += cost
+        if chunk:
+            yield chunk
+
+    def _create(self, title, keys):
+        chunks = list(self._chunks(keys)) or [[]]
+        query = urlencode({"type": "audio", "title": title, "smart": 0, "uri": self._uri(chunks[0])})
+        data = self._call(
+            lambda: self._server.query(f"/playlists?{query}", method=self._session.post), "the new playlist"
+        )
+        created = next((el for el in data if el.tag == "Playlist"), None) if data is not None else None
+        if created is None:
+            raise SourceError("bad_response", f"Plex at {self._where} did not return the new playlist.")
+        playlist_id = created.attrib["ratingKey"]
+        try:
+            for chunk in chunks[1:]:
+                self._put_items(playlist_id, chunk)
+        except SourceError:
+            with contextlib.suppress(Exception):
+                self._server.query(f"/playlists/{playlist_id}", method=self._session.delete)
+            raise
+        return playlist_id
+
+    def _put_items(self, playlist_id, keys):
+        query = urlencode({"uri": self._uri(keys)})
+        self._call(
+            lambda: self._server.query(f"/playlists/{playlist_id}/items?{query}", method=self._session.put),
+            "the playlist",
+        )
+
+    def _add_or_undo(self, playlist_id, keys, keep):
+        try:
+            for chunk in self._chunks(keys):
+                self._put_items(playlist_id, chunk)
+        except SourceError:
+            # Take back what this call added (the server is failing already, so
+            # the original error is the one to report, whatever this does).
+            with contextlib.suppress(Exception):
+                for item, _ in self._items(playlist_id):
+                    if item not in keep:
+                        self._delete_item(playlist_id, item)
+            raise
+
+    def _delete_item(self, playlist_id, item):
+        self._server.query(f"/playlists/{playlist_id}/items/{item}", method=self._session.delete)
+
+    def _items(self, playlist_id):
+        """[(playlistItemID, ratingKey)] of a playlist, in order."""
+        items, start = [], 0
+        while True:
+            data = self._query(f"/playlists/{playlist_id}/items", "the playlist", start=start, size=1000)
+            page = [(el.attrib["playlistItemID"], el.attrib["ratingKey"]) for el in data if el.tag == "Track"]
+            items += page
+            start += len(page)
+            if not page or start >= (_int(data.attrib.get("totalSize")) or 0):
+                return items
 
     # -- helpers ----------------------------------------------------------------
 

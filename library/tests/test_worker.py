@@ -27,7 +27,7 @@ def test_worker_syncs_on_start_and_on_request(plex, stack_factory):
 
 def test_killed_worker_is_reported_and_loses_nothing(plex, stack_factory):
     stack = stack_factory(plex, SYNC_PAGE_SIZE="200")
-    stack.wait_for(lambda: stack.status()["track_count"] == 2000, what="first sync")
+    assert stack.sync()["track_count"] == 2000
 
     plex.faults.hang_seconds = 60
     plex.faults.hang_after_pages = plex.track_pages + 3

@@ -1,0 +1,107 @@
+"""Saving playlists through the Plex adapter, against the fake Plex over HTTP."""
+
+import pytest
+
+from library.sources import SourceError
+from library.sources.plex import PlexSource
+
+
+@pytest.fixture
+def plex(fake_plex):
+    return PlexSource(fake_plex.url, fake_plex.token, timeout=2)
+
+
+def _keys(fake_plex, n):
+    return [str(k) for k in list(fake_plex.library.tracks)[:n]]
+
+
+def _contents(fake_plex, playlist_id):
+    return [str(k) for k in fake_plex.playlists[int(playlist_id)].items]
+
+
+def test_create_writes_the_tracks_in_order_with_few_requests(plex, fake_plex):
+    keys = _keys(fake_plex, 120)[::-1]
+    fake_plex.reset_counts()
+    saved = plex.save_playlist("Road trip ✈", keys)
+    assert _contents(fake_plex, saved.id) == keys
+    assert fake_plex.playlists[int(saved.id)].title == "Road trip ✈"
+    assert saved.added == 120 and saved.removed == 0
+    # identity, then one create: not one request per track
+    assert fake_plex.total_requests == saved.requests == 2
+    assert saved.url.startswith(fake_plex.url + "/web/index.html#!/server/" + fake_plex.machine_identifier)
+
+
+def test_large_playlists_are_chunked_under_the_url_limit(plex, fake_plex):
+    fake_plex.library.add_tracks(3000)
+    keys = [str(k) for k in fake_plex.library.tracks][:3000]
+    fake_plex.reset_counts()
+    saved = plex.save_playlist("Everything", keys)
+    assert _contents(fake_plex, saved.id) == keys
+    puts = fake_plex.requests[("PUT", "/playlists/{id}/items")]
+    assert puts >= 1  # an unchunked create would have been refused with 414
+    assert saved.requests == 2 + puts <= 2 + 3000 // 600 + 1
+
+
+def test_replace_keeps_the_playlist_and_swaps_its_contents(plex, fake_plex):
+    first = plex.save_playlist("Mix", _keys(fake_plex, 10))
+    new = _keys(fake_plex, 30)[15:]
+    saved = plex.save_playlist("Mix", new, mode="replace", playlist_id=first.id)
+    assert saved.id == first.id
+    assert _contents(fake_plex, first.id) == new
+    assert (saved.added, saved.removed) == (15, 10)
+
+
+def test_append_adds_only_what_is_missing(plex, fake_plex):
+    first = plex.save_playlist("Mix", _keys(fake_plex, 10))
+    saved = plex.save_playlist("Mix", _keys(fake_plex, 15), mode="append", playlist_id=first.id)
+    assert _contents(fake_plex, first.id) == _keys(fake_plex, 15)
+    assert saved.added == 5
+
+
+def test_plex_down_while_creating_leaves_no_half_playlist(plex, fake_plex, monkeypatch):
+    monkeypatch.setattr("library.sources.plex._MAX_URI_CHARS", 200)
+    keys = _keys(fake_plex, 100)
+    real_put = plex._put_items
+    calls = []
+
+    def failing_put(playlist_id, chunk):
+        calls.append(chunk)
+        if len(calls) == 2:
+            raise SourceError("unreachable", "Cannot reach Plex")
+        real_put(playlist_id, chunk)
+
+    plex._put_items = failing_put
+    with pytest.raises(SourceError):
+        plex.save_playlist("Everything", keys)
+    assert fake_plex.playlists == {}
+
+
+def test_failed_append_takes_back_what_it_added(plex, fake_plex, monkeypatch):
+    monkeypatch.setattr("library.sources.plex._MAX_URI_CHARS", 200)  # ~30 keys a request
+    first = plex.save_playlist("Mix", _keys(fake_plex, 5))
+    keys = _keys(fake_plex, 100)
+    real_put = plex._put_items
+    calls = []
+
+    def failing_put(playlist_id, chunk):
+        calls.append(chunk)
+        if len(calls) == 2:
+            raise SourceError("timeout", "Plex did not answer")
+        real_put(playlist_id, chunk)
+
+    plex._put_items = failing_put
+    with pytest.raises(SourceError):
+        plex.save_playlist("Mix", keys, mode="append", playlist_id=first.id)
+    assert _contents(fake_plex, first.id) == _keys(fake_plex, 5)
+
+
+def test_saving_to_an_unreachable_server_says_so(plex, fake_plex):
+    fake_plex.stop()
+    with pytest.raises(SourceError) as exc:
+        plex.save_playlist("Mix", ["1"])
+    assert exc.value.kind == "unreachable"
+
+
+def test_list_playlists_returns_audio_playlists(plex, fake_plex):
+    saved = plex.save_playlist("Mix", _keys(fake_plex, 3))
+    assert (saved.id, "Mix", 3) in plex.list_playlists()

@@ -1,0 +1,356 @@
+"""Build playlists from the track cache: filters, a preview of what they match, and the pick.
+
+Everything here reads the SQLite cache only, never the media server, and is meant to
+answer in well under 100 ms on a 100,000-track library. So the filters run in SQL
+(genres through json_each, which reads the JSON list exactly: "Rock" does not match
+"Indie Rock", and quotes, commas and CJK need no escaping), only the matching ids come
+back to Python, and the rest is read a batch at a time in random order until the
+playlist is full. Whole Track rows are fetched only for the tracks chosen.
+"""
+
+import math
+import random
+from collections import Counter
+from dataclasses import dataclass, replace
+from functools import reduce
+from itertools import chain, islice
+from operator import or_
+from urllib.parse import urlencode
+
+from django.db import connection
+from django.db.models import Count, F, Lookup, Max, Q
+from django.db.models.functions import Collate
+
+from library.models import SOURCES, Track
+
+MAX_COUNT = 1000
+# More values than anyone picks by hand; the limit keeps a crafted URL from building
+# a query with more parameters than SQLite accepts.
+_MAX_VALUES = 200
+_SOURCES = {key for key, _ in SOURCES}
+_TRUE = {"on", "1", "true", "yes"}
+# Ids fetched per query while choosing: under Django's 999-parameter limit for SQLite.
+_BATCH = 900
+# Consecutive candidates rejected (artist full, duplicate, too long) before giving up on
+# filling the playlist, so a filter that cannot be satisfied does not read the whole cache.
+_PATIENCE = 2000
+
+
+@dataclass(frozen=True)
+class Filters:
+    genres: tuple[str, ...] = ()  # any of these (exact genre strings as cached)
+    decades: tuple[int, ...] = ()  # 1990 means 1990-1999; any of these
+    min_rating: int = 0  # 0-10 (2 per star); 0 = any, including unrated; >0 excludes unrated
+    exclude_live: bool = False
+    artists: tuple[str, ...] = ()  # only these performers (artist or album artist, any case)
+    exclude_artists: tuple[str, ...] = ()
+    count: int = 50  # tracks wanted, clamped 1..1000
+    max_minutes: int | None = None  # optional cap on total duration
+    max_artist_share: float = 0.25  # of the playlist from one artist (at least 1 track each)
+    seed: int | None = None  # same seed + same cache -> same playlist
+    source: str = "plex"
+
+    def __post_init__(self):
+        # Clamped here rather than in from_query, so filters built in code obey the same limits.
+        fix = object.__setattr__
+        fix(self, "genres", _texts(self.genres))
+        fix(self, "decades", tuple(sorted({d - d % 10 for d in self.decades}))[:_MAX_VALUES])
+        fix(self, "min_rating", min(max(self.min_rating, 0), 10))
+        fix(self, "exclude_live", bool(self.exclude_live))
+        # Genres are picked from the cached strings, artist names may be typed.
+        fix(self, "artists", _texts(self.artists, strip=True))
+        fix(self, "exclude_artists", _texts(self.exclude_artists, strip=True))
+        fix(self, "count", min(max(self.count, 1), MAX_COUNT))
+        fix(self, "max_minutes", self.max_minutes if self.max_minutes and self.max_minutes > 0 else None)
+        fix(self, "max_artist_share", min(max(self.max_artist_share, 0.0), 1.0))
+        if self.source not in _SOURCES:
+            fix(self, "source", "plex")
+
+    @classmethod
+    def from_query(cls, params):
+        """Filters from a QueryDict (GET or POST). A value that does not parse is ignored."""
+        decades = (_number(int, d) for d in params.getlist("decade"))
+        default = cls()
+        return cls(
+            genres=params.getlist("genre"),
+            decades=tuple(d for d in decades if d is not None and 0 <= d < 10000),
+            min_rating=_number(int, params.get("min_rating"), default.min_rating),
+            exclude_live=params.get("exclude_live", "").strip().lower() in _TRUE,
+            artists=params.getlist("artist"),
+            exclude_artists=params.getlist("exclude_artist"),
+            count=_number(int, params.get("count"), default.count),
+            max_minutes=_number(int, params.get("max_minutes")),
+            max_artist_share=_number(float, params.get("max_artist_share"), default.max_artist_share),
+            seed=_number(int, params.get("seed")),
+            source=params.get("source", default.source),
+        )
+
+    def to_query(self):
+        """The URL query string from_query reads back into these filters; defaults are left out."""
+        default = Filters()
+        pairs = [
+            *(("genre", g) for g in self.genres),
+            *(("decade", d) for d in self.decades),
+            *(("artist", a) for a in self.artists),
+            *(("exclude_artist", a) for a in self.exclude_artists),
+        ]
+        if self.exclude_live:
+            pairs.append(("exclude_live", "1"))
+        for name in ("min_rating", "count", "max_minutes", "max_artist_share", "seed", "source"):
+            if (value := getattr(self, name)) != getattr(default, name):
+                pairs.append((name, value))
+        return urlencode(pairs)
+
+
+@dataclass
+class Preview:
+    count: int  # tracks matching the filters
+    sample: list[Track]  # a varied few of them, up to sample_size
+
+
+def matching(filters):
+    """The cached tracks the filters match, in no particular order."""
+    tracks = Track.objects.filter(source=filters.source)
+    if filters.decades:
+        tracks = tracks.filter(reduce(or_, (Q(year__gte=d, year__lte=d + 9) for d in filters.decades)))
+    if filters.min_rating:
+        tracks = tracks.filter(user_rating__gte=filters.min_rating)
+    if filters.exclude_live:
+        tracks = tracks.filter(is_live=False)
+    if filters.artists or filters.exclude_artists:
+        tracks = tracks.alias(
+            artist_nocase=Collate("artist", "NOCASE"), album_artist_nocase=Collate("album_artist", "NOCASE")
+        )
+    if filters.artists:
+        tracks = tracks.filter(_by_any_of(filters.artists))
+    if filters.exclude_artists:
+        tracks = tracks.exclude(_by_any_of(filters.exclude_artists))
+    if filters.genres:
+        # Last, because SQLite tests conditions in order and this one parses JSON.
+        tracks = tracks.filter(_HasAnyGenre(F("genres"), filters.genres))
+    return tracks.order_by()
+
+
+def preview(filters, sample_size=20):
+    """How many tracks match, and a varied sample of them (max_minutes plays no part)."""
+    ids = _matching_ids(filters)
+    return Preview(count=len(ids), sample=_select(ids, replace(filters, count=sample_size, max_minutes=None)))
+
+
+def pick(filters):
+    """The playlist, in play order."""
+    return _select(_matching_ids(filters), filters)
+
+
+def genre_counts(source="plex"):
+    """Every genre with its number of tracks, most tracks first."""
+    return _cached("genres", source, _count_genres)
+
+
+def decade_counts(source="plex"):
+    """(decade, number of tracks) for every decade with tracks, oldest first."""
+    return _cached("decades", source, _count_decades)
+
+
+def artist_names(source="plex", prefix="", limit=20):
+    """Artist and album artist names starting with prefix (any case), most tracks first."""
+    prefix = prefix.strip().casefold()
+    names = (name for name, _ in _cached("artists", source, _count_artists))
+    return list(islice((name for name in names if name.casefold().startswith(prefix)), max(limit, 0)))
+
+
+# --- filtering -----------------------------------------------------------------------------------
+
+
+class _HasAnyGenre(Lookup):
+    """The JSON list in lhs holds one of the strings in rhs, compared whole."""
+
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, params = self.process_lhs(compiler, connection)
+        marks = ", ".join(["%s"] * len(self.rhs))
+        sql = f"EXISTS (SELECT 1 FROM json_each({lhs}) WHERE json_each.value IN ({marks}))"
+        return sql, [*params, *self.rhs]
+
+
+def _by_any_of(names):
+    """Tracks whose artist or album artist is one of names, in any case.
+
+    SQLite folds the case of ASCII letters only, so each name is also offered in lower
+    and upper case: "BJÖRK" and "björk" then find "Björk" too."""
+    variants = sorted({v for name in names for v in (name, name.lower(), name.upper())})
+    return Q(artist_nocase__in=variants) | Q(album_artist_nocase__in=variants)
+
+
+def _matching_ids(filters):
+    # In id order, so a seeded shuffle of them is the same shuffle next time.
+    return list(matching(filters).order_by("id").values_list("id", flat=True))
+
+
+# --- choosing ------------------------------------------------------------------------------------
+
+
+def _select(ids, filters):
+    """Choose up to filters.count of ids in random order under the variety rules, and
+    return their tracks in play order."""
+    rng = random.Random(filters.seed)
+    candidates = _candidates(ids, rng)
+    head = list(islice(candidates, _BATCH))
+    budget = filters.max_minutes * 60_000 if filters.max_minutes else None
+    cap = _artist_cap(filters, _expected_length(filters.count, budget, head))
+    chosen, per_artist, songs = [], Counter(), set()
+    misses = 0
+    for track_id, artist, title, duration_ms in chain(head, candidates):
+        song = (_key(artist), _key(title))
+        fits = budget is None or (duration_ms is not None and duration_ms <= budget)
+        if per_artist[song[0]] >= cap or song in songs or not fits:
+            misses += 1
+            if misses >= _PATIENCE:
+                break
+            continue
+        misses = 0
+        chosen.append(track_id)
+        per_artist[song[0]] += 1
+        songs.add(song)
+        if budget is not None:
+            budget -= duration_ms
+        if len(chosen) == filters.count:
+            break
+    rows = Track.objects.in_bulk(chosen)
+    # A sync may have removed a track since its id was read.
+    return _spread([rows[i] for i in chosen if i in rows])
+
+
+def _candidates(ids, rng):
+    """(id, artist, title, duration_ms) of the ids in a random order, read a batch at a time.
+
+    The shuffle is a Fisher-Yates run lazily, so it costs only as many steps as the
+    caller reads: usually a few hundred out of a hundred thousand."""
+    ids = list(ids)
+
+    def shuffled():
+        for i in range(len(ids)):
+            j = rng.randrange(i, len(ids))
+            ids[i], ids[j] = ids[j], ids[i]
+            yield ids[i]
+
+    order = shuffled()
+    while batch := list(islice(order, _BATCH)):
+        rows = Track.objects.filter(id__in=batch).order_by()
+        found = {row[0]: row for row in rows.values_list("id", "artist", "title", "duration_ms")}
+        yield from (found[i] for i in batch if i in found)
+
+
+def _expected_length(count, budget, sample):
+    """count, or fewer when max_minutes will stop the playlist first: judged from the
+    median duration of a sample, so the artist share applies to the playlist as it will be."""
+    durations = sorted(row[3] for row in sample if row[3])
+    if budget is None or not durations:
+        return count
+    return max(1, min(count, budget // durations[len(durations) // 2]))
+
+
+def _artist_cap(filters, length):
+    cap = math.ceil(round(filters.max_artist_share * length, 9))
+    if filters.artists:
+        # Asking for a few artists means wanting their tracks: each may fill an equal part.
+        cap = max(cap, math.ceil(length / len(filters.artists)))
+    return max(cap, 1)
+
+
+def _spread(tracks):
+    """The tracks in their (random) order, except that an artist is not played twice in a
+    row where another order avoids it."""
+    left = list(tracks)
+    artists = [_key(t.artist) for t in left]
+    counts = Counter(artists)
+    played, last = [], None
+    while left:
+        # An artist with more than half of what is left must go now, or two of theirs
+        # will end up back to back.
+        forced = None
+        if (most := max(counts.values())) * 2 > len(left):
+            forced = next((a for a, n in counts.items() if n == most and a != last), None)
+        if forced is not None:
+            i = artists.index(forced)
+        else:
+            i = next((i for i, a in enumerate(artists) if a != last), 0)
+        last = artists.pop(i)
+        played.append(left.pop(i))
+        counts[last] -= 1
+        if not counts[last]:
+            del counts[last]
+    return played
+
+
+def _key(text):
+    """Text compared without case or spacing differences."""
+    return " ".join(text.casefold().split())
+
+
+# --- counting ------------------------------------------------------------------------------------
+
+# (what, source) -> (the cache's state when computed, the result)
+_counts_cache = {}
+
+
+def _cached(what, source, compute):
+    """compute(source), reused until a sync changes the cache: any added, changed or
+    removed track moves the row count or the newest updated_at."""
+    state = Track.objects.filter(source=source).aggregate(n=Count("id"), newest=Max("updated_at"))
+    key = (what, source)
+    hit = _counts_cache.get(key)
+    if not hit or hit[0] != state:
+        hit = _counts_cache[key] = (state, compute(source))
+    return list(hit[1])  # a copy: the caller may change it
+
+
+def _count_genres(source):
+    table = Track._meta.db_table
+    sql = (
+        f"SELECT g.value, COUNT(DISTINCT t.id) AS n FROM {table} t, json_each(t.genres) g "
+        "WHERE t.source = %s AND g.type = 'text' GROUP BY g.value ORDER BY n DESC, g.value"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [source])
+        return cursor.fetchall()
+
+
+def _count_decades(source):
+    rows = (
+        Track.objects.filter(source=source, year__gt=0)
+        .values(decade=F("year") / 10 * 10)
+        .annotate(n=Count("id"))
+        .order_by("decade")
+    )
+    return [(row["decade"], row["n"]) for row in rows]
+
+
+def _count_artists(source):
+    tracks = Track.objects.filter(source=source).order_by()
+    counts = Counter(dict(tracks.values_list("artist").annotate(Count("id"))))
+    # An album artist ("Various Artists", a band whose members are credited) is a name the
+    # artist filters match too; tracks crediting it as their artist are already counted.
+    album_artists = tracks.exclude(album_artist="").exclude(album_artist=F("artist"))
+    counts.update(dict(album_artists.values_list("album_artist").annotate(Count("id"))))
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0].casefold()))
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+
+def _texts(values, strip=False):
+    """Non-blank strings, each once, in their order; at most _MAX_VALUES of them."""
+    if isinstance(values, str):
+        values = (values,)
+    texts = (v.strip() if strip else v for v in values if isinstance(v, str) and v.strip())
+    return tuple(dict.fromkeys(texts))[:_MAX_VALUES]
+
+
+def _number(kind, text, default=None):
+    try:
+        value = kind(text.strip())
+    except (AttributeError, ValueError):  # None, or not a number
+        return default
+    return default if kind is float and not math.isfinite(value) else value
