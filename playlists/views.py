@@ -1,20 +1,42 @@
 from dataclasses import replace
 
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from library.sources import configured_sources
-from playlists.generate import Filters, artist_names, decade_counts, genre_counts, preview
+from library.models import SOURCES
+from library.sources import SourceError, configured_sources, get_source
+from playlists import saving
+from playlists.generate import Filters, artist_names, decade_counts, genre_counts, pick, preview
+from playlists.importers import PlaylistFormatError, read_playlist
+from playlists.matching import Matcher
 
 _RATINGS = [(2, "★ and up"), (4, "★★ and up"), (6, "★★★ and up"), (8, "★★★★ and up"), (10, "★★★★★")]
+_LABELS = dict(SOURCES)
+# Uploads beyond this are not playlists.
+_MAX_UPLOAD = 5 * 1024 * 1024
+
+
+def _source(value):
+    """The requested server if configured, else the first configured one."""
+    sources = configured_sources()
+    return value if value in sources else (sources[0] if sources else "plex")
 
 
 def _filters(request):
     filters = Filters.from_query(request.GET)
-    sources = configured_sources()
-    if sources and filters.source not in sources:
-        filters = replace(filters, source=sources[0])
-    return filters
+    return replace(filters, source=_source(filters.source))
+
+
+def _save_context(source, keys, default_name, form_id):
+    return {
+        "source": source,
+        "source_label": _LABELS[source],
+        "keys": keys,
+        "default_name": default_name,
+        "modes": saving.MODES.items(),
+        "form_id": form_id,
+    }
 
 
 @require_GET
@@ -40,6 +62,99 @@ def preview_fragment(request):
 
 
 @require_GET
+def generate(request):
+    filters = _filters(request)
+    tracks = pick(filters)
+    name = f"MediaSage mix {timezone.localtime():%Y-%m-%d %H:%M}"
+    context = _save_context(filters.source, [t.rating_key for t in tracks], name, "generated")
+    context.update(tracks=tracks, total_minutes=round(sum(t.duration_ms or 0 for t in tracks) / 60000))
+    return render(request, "playlists/generated.html", context)
+
+
+@require_GET
 def artist_options(request):
-    names = artist_names(request.GET.get("source") or "plex", prefix=request.GET.get("q", "").strip())
+    names = artist_names(_source(request.GET.get("source")), prefix=request.GET.get("q", "").strip())
     return render(request, "playlists/artist_options.html", {"names": names})
+
+
+@require_GET
+def targets(request):
+    """The existing playlists, for replace and append. Asks the server: the user chose to."""
+    context = {"playlists": None}
+    if request.GET.get("mode") in ("replace", "append"):
+        try:
+            context["playlists"] = get_source(_source(request.GET.get("source"))).list_playlists()
+        except SourceError as exc:
+            context["error"] = f"Could not list playlists: {exc.message}"
+    return render(request, "playlists/targets.html", context)
+
+
+@require_POST
+def save(request):
+    source = _source(request.POST.get("source"))
+    context = {"source_label": _LABELS[source]}
+    try:
+        context["saved"] = saving.save(
+            source,
+            request.POST.get("title"),
+            _posted_keys(request.POST),
+            mode=request.POST.get("mode", "sync"),
+            playlist_id=request.POST.get("playlist"),
+        )
+    except (saving.SaveError, SourceError) as exc:
+        context["error"] = getattr(exc, "message", str(exc))
+    return render(request, "playlists/saved.html", context)
+
+
+def _posted_keys(post):
+    """The tracks to save, in order: `key` values from the builder, or the import
+    report's numbered `slot-N` rows (an ambiguous row's chosen candidate, if any)."""
+    slots = sorted(
+        (int(name[5:]), value)
+        for name, value in post.items()
+        if name[5:].isdigit() and name.startswith("slot-")
+    )
+    return [value for _, value in slots if value] or post.getlist("key")
+
+
+@require_http_methods(["GET", "POST"])
+def import_playlist(request):
+    source = _source(request.POST.get("source") or request.GET.get("source"))
+    context = {
+        "nav": "import",
+        "source": source,
+        "source_label": _LABELS[source],
+        "warning": saving.cache_warning(source),
+    }
+    upload = request.FILES.get("file")
+    if request.method == "POST":
+        if upload is None:
+            context["error"] = "Choose a playlist file to import."
+        elif upload.size > _MAX_UPLOAD:
+            context["error"] = "That file is too large to be a playlist (over 5 MB)."
+        elif context["warning"] and "empty" in context["warning"]:
+            context["error"] = "Build the cache first: matching needs it."
+        else:
+            try:
+                playlist = read_playlist(upload.read(), upload.name)
+            except PlaylistFormatError as exc:
+                context["error"] = str(exc)
+            else:
+                results = Matcher.from_cache(source).match_all(playlist.entries)
+                context.update(_report(playlist, results))
+                context.update(_save_context(source, context["matched_keys"], playlist.name, "import"))
+    return render(request, "playlists/import.html", context)
+
+
+def _report(playlist, results):
+    by_status = {"matched": [], "ambiguous": [], "unmatched": []}
+    for result in results:
+        by_status[result.status].append(result)
+    return {
+        "playlist": playlist,
+        "results": results,
+        "matched": by_status["matched"],
+        "ambiguous": by_status["ambiguous"],
+        "unmatched": by_status["unmatched"],
+        "matched_keys": [r.track.rating_key for r in by_status["matched"]],
+    }

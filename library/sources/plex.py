@@ -185,7 +185,6 @@ class PlexSource:
         Keys travel in the URL, chunked under Plex's URL limit, so N tracks cost
         about N/600 requests, plus one per removed item on replace (Plex removes
         items one at a time). On failure, what this call added is taken back."""
-        start = self.request_count
         self._connect_server()
         keys = list(dict.fromkeys(str(k) for k in keys))
         if mode == "create":
@@ -209,7 +208,7 @@ class PlexSource:
             url=self.playlist_url(playlist_id),
             added=added,
             removed=removed,
-            requests=self.request_count - start,
+            requests=self.request_count,  # all this adapter made: one adapter per save
         )
 
     def playlist_url(self, playlist_id):
