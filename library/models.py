@@ -99,6 +99,8 @@ class SyncState(models.Model):
     last_updated = models.PositiveIntegerField(default=0)
     last_removed = models.PositiveIntegerField(default=0)
     last_request_count = models.PositiveIntegerField(default=0)
+    last_mode = models.CharField(max_length=16, blank=True)  # full or incremental
+    last_full_sync_at = models.DateTimeField(null=True, blank=True)
 
     # The sync under way (or the last one, when is_syncing is false).
     run_id = models.PositiveIntegerField(default=0)
@@ -171,6 +173,7 @@ class SyncState(models.Model):
                 "removed": self.last_removed,
                 "duration_ms": self.sync_duration_ms,
                 "requests": self.last_request_count,
+                "mode": self.last_mode,
             }
             if synced_at
             else None,

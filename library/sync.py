@@ -15,10 +15,11 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from library.live import is_live
@@ -47,6 +48,7 @@ class SyncResult:
     duration_ms: int
     requests: int
     server_changed: bool
+    mode: str  # "full" or "incremental"
 
 
 def claim(source, phase="starting"):
@@ -57,7 +59,7 @@ def claim(source, phase="starting"):
     longer holds the claim."""
     SyncState.objects.get_or_create(source=source)
     now = timezone.now()
-    stale = now - timezone.timedelta(seconds=settings.SYNC_HEARTBEAT_TIMEOUT)
+    stale = now - timedelta(seconds=settings.SYNC_HEARTBEAT_TIMEOUT)
     with transaction.atomic():
         claimed = (
             SyncState.objects.filter(source=source)
@@ -77,11 +79,12 @@ def claim(source, phase="starting"):
         return SyncState.objects.get(source=source).run_id
 
 
-def run_sync(source, run_id, adapter=None, on_progress=None):
+def run_sync(source, run_id, adapter=None, on_progress=None, full=False):
     """Run the sync claimed as `run_id`. Idempotent: a run that is not (or no
     longer) the current claim does nothing and returns None.
 
-    Raises SourceError or DatabaseError after recording the failure."""
+    Syncs incrementally (only what changed) when the cache allows it, unless
+    `full`. Raises SourceError or DatabaseError after recording the failure."""
     if not SyncState.objects.filter(source=source, run_id=run_id, is_syncing=True).exists():
         log.info("sync %s #%s is not the current run; skipping", source, run_id)
         return None
@@ -90,7 +93,7 @@ def run_sync(source, run_id, adapter=None, on_progress=None):
     heartbeat = _Heartbeat(source, run_id)
     heartbeat.start()
     try:
-        result = run.execute(adapter)
+        result = run.execute(adapter, full=full)
     except _LostClaim:
         log.warning("sync %s #%s was taken over by another run", source, run_id)
         return None
@@ -123,7 +126,39 @@ class _Run:
             raise _LostClaim
         self.on_progress(fields)
 
-    def execute(self, adapter):
+    def _full(self, adapter, total):
+        """Stage the whole library. Returns (None, tracks read): the staged
+        tracks are the library."""
+        self._update(phase="tracks", current=0)
+        staged = 0
+        for page in adapter.track_pages(settings.SYNC_PAGE_SIZE):
+            staged = self._stage(page)
+            self._update(current=staged, total=max(total, staged))
+        return None, staged
+
+    def _incremental(self, adapter, since, total):
+        """Stage only what changed since `since`, and list every key to find
+        deletions. Returns (keys on the server, how many), or None when the
+        changes do not account for every track, and only a full sync is sure."""
+        self._update(phase="changes")
+        for page in adapter.changed_track_pages(since, settings.SYNC_PAGE_SIZE):
+            self._stage(page)
+            self._update()
+        self._update(phase="tracks", current=0)
+        present = set()
+        for keys in adapter.track_keys(settings.SYNC_KEY_PAGE_SIZE):
+            present.update(keys)
+            self._update(current=len(present), total=max(total, len(present)))
+        known = set(Track.objects.filter(source=self.source).values_list("rating_key", flat=True))
+        known.update(StagedTrack.objects.filter(source=self.source).values_list("rating_key", flat=True))
+        if unexplained := len(present - known):
+            log.warning(
+                "%s: %s tracks appeared without showing as changed: full sync", self.source, unexplained
+            )
+            return None
+        return present, len(present)
+
+    def execute(self, adapter, full=False):
         self._update(phase="connecting")
         info = adapter.connect()
         state = SyncState.objects.get(source=self.source)
@@ -141,25 +176,30 @@ class _Run:
         adapter.prepare(settings.SYNC_PAGE_SIZE)
 
         self.clear_staging()
-        self._update(phase="tracks", current=0)
-        staged = 0
-        for page in adapter.track_pages(settings.SYNC_PAGE_SIZE):
-            staged = self._stage(page)
-            self._update(current=staged, total=max(total, staged))
+        since = None if (full or server_changed) else _since(state)
+        outcome = self._incremental(adapter, since, total) if since is not None else None
+        mode = "incremental"
+        if outcome is None:
+            mode = "full"
+            self.clear_staging()
+            outcome = self._full(adapter, total)
+        present, seen = outcome
 
         self._update(phase="saving")
         # Tracks added or removed while we paged shift the pages under us, so a
         # track may have been skipped: then keep tracks we did not see this time.
         final_total = adapter.count_tracks()
-        complete = total == final_total == staged
+        complete = total == final_total == seen
         if not complete:
             log.warning(
                 "%s library changed during the sync (%s tracks, %s read): not removing tracks",
                 self.source,
                 final_total,
-                staged,
+                seen,
             )
-        added, updated, removed = _merge(self.source, self.run_id, wipe=server_changed, remove=complete)
+        added, updated, removed = _merge(
+            self.source, self.run_id, wipe=server_changed, remove=complete, present=present
+        )
 
         duration_ms = round((time.monotonic() - self.started) * 1000)
         count = Track.objects.filter(source=self.source).count()
@@ -182,6 +222,8 @@ class _Run:
             last_updated=updated,
             last_removed=removed,
             last_request_count=adapter.request_count,
+            last_mode=mode,
+            **({"last_full_sync_at": timezone.now()} if mode == "full" else {}),
             error="",
             error_kind="",
             notice=notice,
@@ -197,7 +239,9 @@ class _Run:
             duration_ms / 1000,
             adapter.request_count,
         )
-        return SyncResult(count, added, updated, removed, duration_ms, adapter.request_count, server_changed)
+        return SyncResult(
+            count, added, updated, removed, duration_ms, adapter.request_count, server_changed, mode
+        )
 
     def _stage(self, page):
         rows = []
@@ -234,12 +278,34 @@ class _Run:
             log.exception("could not clear staged tracks")
 
 
+def _since(state):
+    """Where an incremental sync can start: epoch seconds by the server's clock,
+    or None when only a full sync will do.
+
+    The mark is the newest server date in the cache, less the last sync's
+    duration (a change made while that sync paged can carry an earlier date
+    than tracks it read later) and a minute of slack."""
+    if not state.track_count or state.last_full_sync_at is None:
+        return None
+    if timezone.now() - state.last_full_sync_at > timedelta(days=settings.SYNC_FULL_EVERY_DAYS):
+        return None  # a periodic full sync catches what no change date shows
+    marks = Track.objects.filter(source=state.source).aggregate(
+        updated=Max("server_updated_at"), played=Max("last_played_at"), added=Max("added_at")
+    )
+    newest = max((m for m in marks.values() if m is not None), default=None)
+    if newest is None:
+        return None
+    return int(newest.timestamp()) - (state.sync_duration_ms or 0) // 1000 - 60
+
+
 _COLUMNS = [f.column for f in StagedTrack._meta.concrete_fields if not f.primary_key]
 _DATA_COLUMNS = [c for c in _COLUMNS if c not in ("source", "rating_key")]
 
 
-def _merge(source, run_id, wipe, remove):
-    """Swap the staged library into the cache in one transaction.
+def _merge(source, run_id, wipe, remove, present=None):
+    """Merge the staged tracks into the cache in one transaction: the whole
+    library (present is None) or the changed tracks of an incremental sync,
+    with `present` the keys of every track still on the server.
 
     Returns (added, updated, removed)."""
     track, staged = Track._meta.db_table, StagedTrack._meta.db_table
@@ -268,11 +334,21 @@ def _merge(source, run_id, wipe, remove):
             )
             updated = cur.fetchone()[0]
             removed = 0
-            if remove:
+            if remove and present is None:
                 cur.execute(
                     f"DELETE FROM {track} WHERE source = %s AND NOT EXISTS "
                     f"(SELECT 1 FROM {staged} s WHERE s.source = {track}.source "
                     f"AND s.rating_key = {track}.rating_key)",
+                    [source],
+                )
+                removed = cur.rowcount
+            elif remove:
+                cur.execute("CREATE TEMP TABLE IF NOT EXISTS present_keys (rating_key TEXT PRIMARY KEY)")
+                cur.execute("DELETE FROM present_keys")
+                cur.executemany("INSERT OR IGNORE INTO present_keys VALUES (%s)", [(k,) for k in present])
+                cur.execute(
+                    f"DELETE FROM {track} WHERE source = %s AND rating_key NOT IN "
+                    "(SELECT rating_key FROM present_keys)",
                     [source],
                 )
                 removed = cur.rowcount

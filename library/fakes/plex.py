@@ -45,7 +45,13 @@ _XML_ESCAPES = str.maketrans(
     {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
 )
 # Filters as plexapi sends them: `track.updatedAt>>=N` is key "track.updatedAt>>", value N.
-_FILTER = re.compile(r"(?:(artist|album|track)\.)?(addedAt|updatedAt)(>>|<<)")
+_FILTER = re.compile(r"(?:(artist|album|track)\.)?(addedAt|updatedAt|lastRatedAt|lastViewedAt)(>>|<<)")
+_FILTER_ATTRS = {
+    "addedAt": "added_at",
+    "updatedAt": "updated_at",
+    "lastRatedAt": "last_rated_at",
+    "lastViewedAt": "last_viewed_at",
+}
 _RELATIVE_DATE = re.compile(r"-?(\d+)(mon|[smhdwy])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mon": 30 * 86400, "y": 365 * 86400}
 _PLAYLIST_URI = re.compile(r"server://([^/]+)/com\.plexapp\.plugins\.library/library/metadata/([\d,]*)")
@@ -54,6 +60,10 @@ _PLAYLIST_URI = re.compile(r"server://([^/]+)/com\.plexapp\.plugins\.library/lib
 class _HttpError(Exception):
     def __init__(self, status):
         self.status = status
+
+
+def _compare(value, op, limit):
+    return value is not None and (value > limit if op == ">>" else value < limit)
 
 
 class Faults:
@@ -442,7 +452,7 @@ class FakePlexServer:
         for key, value in query.items():
             if match := _FILTER.fullmatch(key):
                 level, field, op = match.groups()
-                attr = "added_at" if field == "addedAt" else "updated_at"
+                attr = _FILTER_ATTRS[field]
                 parent = {
                     ("album", 10): lambda t: lib.albums[t.album_key],
                     ("artist", 10): lambda t: lib.artists[t.artist_key],
@@ -450,10 +460,11 @@ class FakePlexServer:
                 }.get((level, libtype))
                 if level not in (None, _TYPES[libtype]) and parent is None:
                     raise _HttpError(400)  # filtering on children's fields is not faked
-                get = attrgetter(attr) if parent is None else lambda o, p=parent, a=attr: getattr(p(o), a)
+                target = parent or (lambda o: o)
                 limit = self._date(value)
-                # Plex's ">>" and "<<" are strictly after and before.
-                objects = [o for o in objects if (get(o) > limit if op == ">>" else get(o) < limit)]
+                # Plex's ">>" and "<<" are strictly after and before. Albums and
+                # artists carry no rating or play dates: an unset date matches nothing.
+                objects = [o for o in objects if _compare(getattr(target(o), attr, None), op, limit)]
             elif key == "title":
                 objects = [o for o in objects if value.casefold() in o.title.casefold()]
             elif any(c in key for c in "<>!"):

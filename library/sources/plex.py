@@ -165,6 +165,27 @@ class PlexSource:
         for page in self._pages(_TRACK, "Track", page_size, "tracks"):
             yield [self._track(el) for el in page]
 
+    def track_keys(self, page_size):
+        """Yield lists of every track's key, from listings slimmed to what
+        spotting deletions needs (Plex has no feed of deleted items)."""
+        slim = "&excludeElements=Media,Genre,Mood&excludeFields=summary,thumb,parentThumb,grandparentThumb"
+        for page in self._pages(_TRACK, "Track", page_size, "track keys", slim):
+            yield [el.attrib.get("ratingKey", "") for el in page]
+
+    def changed_track_pages(self, since, page_size):
+        """Yield lists of track dicts for tracks that may have changed after
+        `since` (epoch seconds, by the server's clock): edited or added tracks,
+        new ratings and plays (which need not move updatedAt), and tracks whose
+        album or artist changed (their genres and year live there). A track may
+        come more than once."""
+        if self._albums is None:
+            self.prepare(page_size)
+        for field in ("updatedAt", "lastRatedAt", "lastViewedAt", "album.updatedAt", "artist.updatedAt"):
+            name = field if "." in field else f"track.{field}"
+            extra = f"&{quote(name + '>>', safe='.')}={since}"
+            for page in self._pages(_TRACK, "Track", page_size, "changed tracks", extra):
+                yield [self._track(el) for el in page]
+
     # -- playlists --------------------------------------------------------------
 
     def list_playlists(self):
@@ -287,13 +308,13 @@ class PlexSource:
 
     # -- helpers ----------------------------------------------------------------
 
-    def _listing(self, plex_type):
-        return f"/library/sections/{self._section_key}/all?type={plex_type}&includeGuids=0"
+    def _listing(self, plex_type, extra=""):
+        return f"/library/sections/{self._section_key}/all?type={plex_type}&includeGuids=0{extra}"
 
-    def _pages(self, plex_type, tag, page_size, what):
+    def _pages(self, plex_type, tag, page_size, what, extra=""):
         start = 0
         while True:
-            data = self._query(self._listing(plex_type), what, start=start, size=page_size)
+            data = self._query(self._listing(plex_type, extra), what, start=start, size=page_size)
             items = [el for el in data if el.tag == tag]
             if items:
                 yield items

@@ -11,6 +11,7 @@ from library.sync import SyncBusy, claim, run_sync
 _PHASES = {
     "connecting": "Connecting",
     "albums": "Reading albums and artists",
+    "changes": "Reading what changed",
     "tracks": "Reading tracks",
     "saving": "Saving to the cache",
 }
@@ -27,14 +28,14 @@ class Command(BaseCommand):
             "--source", choices=["plex", "jellyfin"], help="which server (default: every one)"
         )
 
-    def handle(self, *args, if_stale=False, source=None, **options):
+    def handle(self, *args, if_stale=False, source=None, full=False, **options):
         sources = [source] if source else configured_sources()
         if not sources or not set(sources) <= set(configured_sources()):
             raise CommandError("No media server is configured: set PLEX_URL and PLEX_TOKEN.")
         for name in sources:
-            self._sync(name, if_stale)
+            self._sync(name, if_stale, full)
 
-    def _sync(self, source, if_stale):
+    def _sync(self, source, if_stale, full):
         state = SyncState.for_source(source)
         if if_stale and not state.is_stale and state.track_count:
             self.stdout.write(
@@ -47,7 +48,7 @@ class Command(BaseCommand):
             raise CommandError(f"{exc} Wait for it to finish.") from None
         progress = _Progress(self.stdout, tty=sys.stdout.isatty())
         try:
-            result = run_sync(source, run_id, on_progress=progress.update)
+            result = run_sync(source, run_id, on_progress=progress.update, full=full)
         except (SourceError, DatabaseError) as exc:
             progress.end()
             raise CommandError(f"{source} sync failed: {getattr(exc, 'message', exc)}") from None
@@ -57,7 +58,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{source}: {result.track_count:,} tracks cached (+{result.added:,} added, "
             f"{result.updated:,} updated, -{result.removed:,} removed) in {result.duration_ms / 1000:.1f} s "
-            f"with {result.requests} requests."
+            f"with {result.requests} requests ({result.mode} sync)."
         )
 
 
