@@ -17,6 +17,22 @@ def _no_retry_pause(monkeypatch):
 
 
 @pytest.fixture
+def plex_factory():
+    """make(tracks, seed, token): a started fake Plex with a generated library."""
+    from library.fakes.plex import FakeLibrary, FakePlexServer
+
+    servers = []
+
+    def make(tracks, seed=1, token="fake-plex-token"):
+        servers.append(FakePlexServer(library=FakeLibrary(tracks=tracks, seed=seed), token=token).start())
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
 def fake_plex(settings):
     """A fake Plex with a small generated library, and settings pointing at it."""
     from library.fakes.plex import FakeLibrary, FakePlexServer

@@ -332,7 +332,7 @@ class PlexSource:
         a = el.attrib
         album_year, album_genres, album_live = self._albums.get(a.get("parentRatingKey"), (None, (), False))
         album_artist = a.get("grandparentTitle", "")
-        rating = _float(a.get("userRating"))
+        rating = _number(float, a.get("userRating"))
         return {
             "rating_key": a.get("ratingKey", ""),
             "title": a.get("title", ""),
@@ -359,24 +359,21 @@ def _tags(el, tag):
     return tuple(child.attrib["tag"] for child in el if child.tag == tag and child.attrib.get("tag"))
 
 
-def _int(value):
+def _number(cast, value):
     try:
-        return int(value)
+        return cast(value)
     except (TypeError, ValueError):
         return None
+
+
+def _int(value):
+    return _number(int, value)
 
 
 def _year(value):
     year = _int(value)
     # Taggers write 0 or 1 for "unknown"; those are no year.
     return year if year and 1000 <= year <= 2999 else None
-
-
-def _float(value):
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _epoch(value):

@@ -58,11 +58,11 @@ def test_append_adds_only_what_is_missing(plex, fake_plex):
     assert saved.added == 5
 
 
-def test_plex_down_while_creating_leaves_no_half_playlist(plex, fake_plex, monkeypatch):
+@pytest.fixture
+def second_add_fails(plex, monkeypatch):
+    """Plex fails on the second request that adds items, with ~30 keys a request."""
     monkeypatch.setattr("library.sources.plex._MAX_URI_CHARS", 200)
-    keys = _keys(fake_plex, 100)
-    real_put = plex._put_items
-    calls = []
+    real_put, calls = plex._put_items, []
 
     def failing_put(playlist_id, chunk):
         calls.append(chunk)
@@ -70,28 +70,20 @@ def test_plex_down_while_creating_leaves_no_half_playlist(plex, fake_plex, monke
             raise SourceError("unreachable", "Cannot reach Plex")
         real_put(playlist_id, chunk)
 
-    plex._put_items = failing_put
+    monkeypatch.setattr(plex, "_put_items", failing_put)
+
+
+@pytest.mark.usefixtures("second_add_fails")
+def test_plex_down_while_creating_leaves_no_half_playlist(plex, fake_plex):
     with pytest.raises(SourceError):
-        plex.save_playlist("Everything", keys)
+        plex.save_playlist("Everything", _keys(fake_plex, 100))
     assert fake_plex.playlists == {}
 
 
-def test_failed_append_takes_back_what_it_added(plex, fake_plex, monkeypatch):
-    monkeypatch.setattr("library.sources.plex._MAX_URI_CHARS", 200)  # ~30 keys a request
-    first = plex.save_playlist("Mix", _keys(fake_plex, 5))
-    keys = _keys(fake_plex, 100)
-    real_put = plex._put_items
-    calls = []
-
-    def failing_put(playlist_id, chunk):
-        calls.append(chunk)
-        if len(calls) == 2:
-            raise SourceError("timeout", "Plex did not answer")
-        real_put(playlist_id, chunk)
-
-    plex._put_items = failing_put
+def test_failed_append_takes_back_what_it_added(plex, fake_plex, second_add_fails):
+    first = plex.save_playlist("Mix", _keys(fake_plex, 5))  # a create is a POST, not an add
     with pytest.raises(SourceError):
-        plex.save_playlist("Mix", keys, mode="append", playlist_id=first.id)
+        plex.save_playlist("Mix", _keys(fake_plex, 100), mode="append", playlist_id=first.id)
     assert _contents(fake_plex, first.id) == _keys(fake_plex, 5)
 
 

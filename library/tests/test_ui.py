@@ -6,16 +6,12 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from library.fakes.plex import FakeLibrary, FakePlexServer
-
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def plex():
-    server = FakePlexServer(library=FakeLibrary(tracks=3000, seed=5), token="ui-token")
-    with server:
-        yield server
+def plex(plex_factory):
+    return plex_factory(3000, seed=5, token="ui-token")
 
 
 def _slow(plex, seconds=0.25):

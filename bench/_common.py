@@ -1,0 +1,331 @@
+"""Helpers shared by the benchmark scripts: child processes, data dirs, timing, percentiles.
+
+Every process a benchmark starts is registered with a `Cleanup`, which ends it (its whole
+process group) on exit, exception, Ctrl-C or SIGTERM, and removes the temporary data dirs.
+"""
+
+import contextlib
+import json
+import os
+import platform
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+PYTHON = (
+    str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+)
+RUNNER = str(BENCH / "_runner.py")
+TOKEN = "bench-token"
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# -- cleanup ---------------------------------------------------------------------------------------
+
+
+class Cleanup:
+    """Ends registered processes and removes temporary dirs on exit, however it happens.
+
+    SIGTERM and SIGHUP are turned into KeyboardInterrupt, so `with Cleanup()` also runs its
+    exit when the benchmark is killed politely. Children get sessions of their own, so a
+    Ctrl-C in the terminal reaches only this process, which then stops them in order."""
+
+    def __init__(self, keep=False):
+        self.procs = []
+        self.dirs = []
+        self.keep = keep or os.environ.get("BENCH_KEEP") == "1"
+
+    def __enter__(self):
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _interrupt)
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_all()
+        for d in self.dirs:
+            if self.keep:
+                print(f"(kept {d})", file=sys.stderr)
+            else:
+                shutil.rmtree(d, ignore_errors=True)
+        return False
+
+    def spawn(self, args, env, log=None, **kwargs):
+        out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed in stop()
+        proc = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kwargs
+        )
+        proc.log_file = out if log else None
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc, grace=5):
+        """SIGTERM the process group, SIGKILL it after `grace` seconds."""
+        if proc.returncode is None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        else:
+            # The leader is gone; stragglers in its group (gunicorn workers) may not be.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        if getattr(proc, "log_file", None):
+            proc.log_file.close()
+        if proc in self.procs:
+            self.procs.remove(proc)
+
+    def stop_all(self):
+        for proc in reversed(list(self.procs)):
+            self.stop(proc)
+
+    def tempdir(self, prefix):
+        d = Path(tempfile.mkdtemp(prefix=f"mediasage-bench-{prefix}-"))
+        self.dirs.append(d)
+        return d
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+# -- environment and data dirs ---------------------------------------------------------------------
+
+
+def env_for(data_dir, plex_url="", **extra):
+    """The environment MediaSage reads, pointing at data_dir (never the repo's data/)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PLEX_", "JELLYFIN_", "DJANGO_", "MEDIASAGE_", "SYNC_"))
+        and k not in ("SECRET_KEY", "DEBUG", "LOG_LEVEL")
+    }
+    env.update(
+        MEDIASAGE_DATA_DIR=str(data_dir),
+        DJANGO_SETTINGS_MODULE="mediasage.settings",
+        PYTHONPATH=str(ROOT),
+        PYTHONUNBUFFERED="1",
+        LOG_LEVEL="WARNING",
+    )
+    if plex_url:
+        env.update(PLEX_URL=plex_url, PLEX_TOKEN=TOKEN)
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+_template = {}
+
+
+def new_data_dir(cleanup, name):
+    """A fresh, migrated data dir. Migrates once per benchmark run and copies the result."""
+    data = cleanup.tempdir(name)
+    if "db" not in _template:
+        tdir = cleanup.tempdir("template")
+        subprocess.run(
+            [PYTHON, "manage.py", "migrate", "--noinput"],
+            cwd=ROOT,
+            env=env_for(tdir),
+            check=True,
+            capture_output=True,
+        )
+        _template["db"] = tdir / "library_cache.db"
+        _template["key"] = tdir / "secret_key"
+    shutil.copy(_template["db"], data / "library_cache.db")
+    shutil.copy(_template["key"], data / "secret_key")
+    return data
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.RequestException):
+            if result := check():
+                return result
+        time.sleep(0.1)
+    raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
+
+
+def start_fakeplex(cleanup, tracks, log, seed=1):
+    """`manage.py fakeplex` in its own process; returns (process, url)."""
+    port = free_port()
+    proc = cleanup.spawn(
+        [PYTHON, "manage.py", "fakeplex", "--port", str(port), "--tracks", str(tracks), "--token", TOKEN,
+         "--seed", str(seed)],
+        env=env_for(cleanup.tempdir("fakeplex")),
+        log=log,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+
+    def up():
+        if proc.poll() is not None:
+            raise RuntimeError(f"fakeplex exited with {proc.returncode}; see {log}")
+        return requests.get(url + "/identity", timeout=2).status_code == 200
+
+    wait_until(up, 120, "the fake Plex server")
+    return proc, url
+
+
+# -- measuring child processes ---------------------------------------------------------------------
+
+
+class Measured:
+    """A finished child: its exit status, output, wall time, peak RSS and CPU time."""
+
+    def __init__(self, returncode, stdout, wall_s, rusage):
+        self.returncode = returncode
+        self.stdout = stdout
+        self.wall_s = wall_s
+        self.peak_rss_mb = rusage.ru_maxrss / 1024  # Linux: KiB
+        self.cpu_s = rusage.ru_utime + rusage.ru_stime
+
+    def json(self):
+        """The last line of output that is a JSON object (what _runner.py prints)."""
+        for line in reversed(self.stdout.splitlines()):
+            if line.startswith("{"):
+                return json.loads(line)
+        raise RuntimeError(f"no result from the child (exit {self.returncode}):\n{self.stdout[-3000:]}")
+
+
+def run_measured(cleanup, args, env, timeout=600):
+    """Run a child to completion; its own peak RSS comes from wait4's rusage (ru_maxrss of
+    that one process, not of this one or of its siblings)."""
+    with tempfile.TemporaryFile() as out:
+        start = time.monotonic()
+        proc = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        cleanup.procs.append(proc)
+        timer = threading.Timer(timeout, lambda: _killpg(proc.pid))
+        timer.start()
+        try:
+            _, status, rusage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        wall = time.monotonic() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        cleanup.procs.remove(proc)
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+    return Measured(proc.returncode, text, wall, rusage)
+
+
+def _killpg(pid):
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds a running process has used so far (from /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def runner(mode, *args):
+    return [PYTHON, RUNNER, mode, *args]
+
+
+# -- statistics and output -------------------------------------------------------------------------
+
+
+def percentile(values, p):
+    """The p-th percentile (0-100) by linear interpolation between closest ranks."""
+    values = sorted(values)
+    if not values:
+        return float("nan")
+    k = (len(values) - 1) * p / 100
+    lo = int(k)
+    hi = min(lo + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def time_calls(fn, n, warmup=0):
+    """Milliseconds each of n calls of fn() took, after `warmup` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def summary(values):
+    return {
+        "n": len(values),
+        "median": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "max": max(values) if values else float("nan"),
+    }
+
+
+def table(headers, rows):
+    """A Markdown table, so the output can be pasted into bench/README.md as is."""
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"  # noqa: E731
+    out = [line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [line(r) for r in cells]
+    return "\n".join(out)
+
+
+def machine():
+    """One line naming the machine the figures came from."""
+    mem = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB RAM"
+    cpu = platform.processor() or "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    py = subprocess.run(
+        [PYTHON, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True
+    )
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), {mem}, Python {py.stdout.strip()}, "
+        f"Linux {platform.release()}, SQLite {_sqlite_version()}"
+    )
+
+
+def _sqlite_version():
+    import sqlite3
+
+    return sqlite3.sqlite_version
+
+
+def self_peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def header(title):
+    print(f"# {title}")
+    print(f"machine: {machine()}")
+    print(f"started: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
+    print(flush=True)

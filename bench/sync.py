@@ -1,0 +1,154 @@
+"""Full sync from the fake Plex, beside its floor (the same requests and parsing, no database).
+
+    .venv/bin/python bench/sync.py [--tracks 18432 100000] [--repeat 1] [--page-size 1000]
+
+For each library size: the fake Plex runs in its own process (`manage.py fakeplex`); the floor
+and the sync each run in a process of their own (bench/_runner.py) against a fresh data dir,
+so the peak RSS is that process's own (wait4's ru_maxrss). Targets: sync within 2x the floor,
+peak RSS under 200 MB at 100k, and flat in library size.
+"""
+
+import argparse
+import sys
+
+from _common import (
+    Cleanup,
+    cpu_seconds,
+    env_for,
+    header,
+    new_data_dir,
+    run_measured,
+    runner,
+    start_fakeplex,
+    table,
+)
+
+RSS_LIMIT_MB = 200
+RATIO_LIMIT = 2.0
+
+
+def measure(cleanup, tracks, repeat, page_size):
+    logs = cleanup.tempdir(f"logs-{tracks}")
+    fake, url = start_fakeplex(cleanup, tracks, logs / "fakeplex.log")
+    rows = []
+    try:
+        for i in range(repeat):
+            for what in ("floor", "sync"):
+                data = new_data_dir(cleanup, f"{what}-{tracks}")
+                env = env_for(data, url, SYNC_PAGE_SIZE=page_size)
+                fake_cpu = cpu_seconds(fake.pid)
+                m = run_measured(cleanup, runner(what), env, timeout=900)
+                fake_cpu = cpu_seconds(fake.pid) - fake_cpu
+                if m.returncode:
+                    raise RuntimeError(f"{what} at {tracks} tracks failed (exit {m.returncode}):\n{m.stdout}")
+                r = m.json()
+                if r["track_count"] != tracks:
+                    raise RuntimeError(f"{what} saw {r['track_count']} tracks, expected {tracks}")
+                rows.append(
+                    {
+                        "tracks": tracks,
+                        "run": i + 1,
+                        "what": what,
+                        "wall_s": r["wall_s"],
+                        "process_s": m.wall_s,
+                        "requests": r["requests"],
+                        "peak_rss_mb": m.peak_rss_mb,
+                        "base_rss_mb": r["rss_before_mb"],
+                        "cpu_s": m.cpu_s,
+                        "fake_cpu_s": fake_cpu,
+                    }
+                )
+                print(
+                    f"  {tracks:>7,} {what:<5} run {i + 1}: {r['wall_s']:.2f} s, {r['requests']} requests, "
+                    f"peak RSS {m.peak_rss_mb:.0f} MB",
+                    flush=True,
+                )
+    finally:
+        cleanup.stop(fake)
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tracks", type=int, nargs="+", default=[18432, 100000])
+    parser.add_argument("--repeat", type=int, default=1, help="floor+sync pairs per size (best is reported)")
+    parser.add_argument("--page-size", type=int, default=1000, help="SYNC_PAGE_SIZE, for floor and sync")
+    args = parser.parse_args()
+
+    header("bench/sync.py: full sync vs the no-database floor")
+    with Cleanup() as cleanup:
+        rows = []
+        for tracks in args.tracks:
+            rows += measure(cleanup, tracks, args.repeat, args.page_size)
+
+    print()
+    out, failures, best = [], [], {}
+    for row in rows:
+        key = (row["tracks"], row["what"])
+        if key not in best or row["wall_s"] < best[key]["wall_s"]:
+            best[key] = row
+    for tracks in args.tracks:
+        fl, sy = best[(tracks, "floor")], best[(tracks, "sync")]
+        ratio = sy["wall_s"] / fl["wall_s"]
+        for row in (fl, sy):
+            is_sync = row is sy
+            out.append(
+                [
+                    f"{tracks:,}",
+                    row["what"],
+                    f"{row['wall_s']:.2f}",
+                    f"{tracks / row['wall_s']:,.0f}",
+                    row["requests"],
+                    f"{row['peak_rss_mb']:.0f}",
+                    f"{row['cpu_s']:.1f}",
+                    f"{row['fake_cpu_s']:.1f}",
+                    f"{ratio:.2f}x" if is_sync else "1.00x",
+                ]
+            )
+        if ratio > RATIO_LIMIT:
+            failures.append(
+                f"{tracks:,} tracks: sync takes {ratio:.2f}x the floor (target <= {RATIO_LIMIT}x)"
+            )
+        if tracks >= 100000 and sy["peak_rss_mb"] >= RSS_LIMIT_MB:
+            failures.append(
+                f"{tracks:,} tracks: sync peak RSS {sy['peak_rss_mb']:.0f} MB (target < {RSS_LIMIT_MB} MB)"
+            )
+    print(
+        table(
+            [
+                "tracks",
+                "what",
+                "wall s",
+                "tracks/s",
+                "requests",
+                "peak RSS MB",
+                "CPU s",
+                "fake CPU s",
+                "vs floor",
+            ],
+            out,
+        )
+    )
+    syncs = [best[(t, "sync")] for t in sorted(args.tracks)]
+    if len(syncs) > 1:
+        small, big = syncs[0], syncs[-1]
+        growth = big["peak_rss_mb"] - small["peak_rss_mb"]
+        per_10k = growth / ((big["tracks"] - small["tracks"]) / 10000)
+        print(
+            f"\nsync peak RSS: {small['peak_rss_mb']:.0f} MB at {small['tracks']:,} -> "
+            f"{big['peak_rss_mb']:.0f} MB at {big['tracks']:,} tracks "
+            f"({growth:+.0f} MB, {per_10k:+.1f} MB per 10k tracks; Django+plexapi baseline "
+            f"{big['base_rss_mb']:.0f} MB before the sync starts)"
+        )
+        if per_10k > 2:
+            failures.append(f"sync peak RSS grows {per_10k:.1f} MB per 10k tracks (target: flat)")
+    print("\nwall s: claim to result inside the process (Django start-up excluded); CPU s: that process's")
+    print("user+sys; fake CPU s: the fake Plex process's CPU over the same run.")
+    print("\n" + ("TARGETS MISSED:\n  " + "\n  ".join(failures) if failures else "all targets met"))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,639 @@
+"""A fake Jellyfin server that the Jellyfin adapter talks to over real HTTP.
+
+Built to the Jellyfin section of shared/reference/media-servers.md and to Jellyfin
+10.11's controllers, so code that works against this should work against a real server:
+JSON with PascalCase names and nulls left out, routes and query names matched without
+regard to case (as ASP.NET binds them), an API key in any of the places Jellyfin reads
+one, user data and playlists that belong to a user (an API key is not one), and the fake
+Plex's fault switches and request counters.
+
+The library is the fake Plex's FakeLibrary, seen as Jellyfin shows the same files: Ids
+are 32 hex digits derived from the Plex keys (item_id), durations are ticks, tracks carry
+their album's year and genres, and the first administrator's favourites are the tracks
+rated 8 or more (Jellyfin has no star ratings). Mutate the library to change the server.
+DateLastSaved is the library's updatedAt: in Jellyfin, marking a favourite or playing a
+track does not move it, so set those directly (or change_tracks(..., bump_updated_at=False)).
+
+    with FakeJellyfinServer(library=FakeLibrary(tracks=500), api_key="k") as server:
+        requests.get(server.url + "/Users", headers={"Authorization": 'MediaBrowser Token="k"'})
+
+Standard library only; no Django.
+"""
+
+import json
+import re
+import threading
+import traceback
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from operator import attrgetter
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+# The same switches, error and HTTP plumbing as the fake Plex (whose handler also turns
+# Nagle off); only the routes and the wire format differ.
+from .plex import Faults, _HttpError, _HTTPServer
+from .plexdata import EPOCH, FakeLibrary
+
+__all__ = ["FakeJellyfinServer", "FakeLibrary", "FakePlaylist", "FakeUser", "Faults", "item_id"]
+
+VERSION = "10.11.5"
+_TICKS_PER_MS = 10_000
+# Track, album and playlist Ids are their Plex keys times an odd number modulo 2**128:
+# distinct, reversible, and they look like the Guids Jellyfin prints.
+_ID_MULTIPLIER = 0x9E3779B97F4A7C15F39CC0605CEDC835
+_ID_INVERSE = pow(_ID_MULTIPLIER, -1, 2**128)
+_GUID = re.compile(r"[0-9a-f]{32}")
+_AUTH_PROVIDER = "Jellyfin.Server.Implementations.Users.DefaultAuthenticationProvider"
+# `Token="…", Client=…`: values quoted or bare, URL-encoded as Jellyfin clients send them.
+_AUTH_PARAM = re.compile(r'([\w-]+)\s*=\s*(?:"([^"]*)"|([^,\s]*))')
+
+
+def item_id(key):
+    """The Jellyfin Id of the track, album or playlist with this Plex key."""
+    return f"{key * _ID_MULTIPLIER % 2**128:032x}"
+
+
+def _item_key(guid):
+    return int(guid, 16) * _ID_INVERSE % 2**128
+
+
+def _name_id(kind, name):
+    # Jellyfin derives the Ids of artists, genres, views and the like from their names.
+    return uuid.uuid5(uuid.NAMESPACE_OID, f"{kind}:{name}").hex
+
+
+@dataclass
+class FakeUser:
+    name: str
+    is_admin: bool = False
+    is_disabled: bool = False
+
+    @property
+    def id(self):
+        return _name_id("user", self.name)
+
+
+@dataclass
+class FakePlaylist:
+    id: str
+    name: str
+    owner_id: str
+    media_type: str
+    # Track Ids in order. Jellyfin names a playlist entry by its item's Id and never
+    # holds an item twice, so these double as the entries' PlaylistItemIds.
+    items: list[str] = field(default_factory=list)
+
+
+class FakeJellyfinServer:
+    """A Jellyfin server on a real port, served from daemon threads: start()/stop(), or `with`.
+
+    For assertions: `requests` counts (method, route pattern), never the key; `item_pages`
+    counts successful track pages; `playlists` holds what clients made. Flip `faults` to
+    misbehave; set `server_id` to become a different server. `users` and `views` may be
+    replaced; the tracks live in the first music view.
+    """
+
+    max_url_length = 8192  # Kestrel's request-line limit: longer lines get 414
+    legacy_auth = True  # X-Emby-Token, X-Emby-Authorization, ?api_key=: on in 10.x, off in 12
+    # Jellyfin 10.10 (and, by reports, some 10.11 releases) answers DELETE
+    # /Playlists/{id}/Items with 400 for an API key: it looks for a calling user
+    # (jellyfin#13476, #15600). False simulates that.
+    api_key_removes_entries = True
+
+    def __init__(
+        self,
+        library=None,
+        api_key="fake-jellyfin-key",
+        host="127.0.0.1",
+        port=0,
+        server_id="477c21e2a4fc54f69db09a79a159f6e9",
+        library_title="Music",
+    ):
+        self.library = library or FakeLibrary()
+        self.api_key = api_key
+        self.host = host
+        self.port = port
+        self.server_id = server_id
+        self.server_name = "MediaSage Fake Jellyfin"
+        self.users = [FakeUser("Admin", is_admin=True), FakeUser("Family")]
+        self.views = [(library_title, "music"), ("Movies", "movies")]
+        self.faults = Faults()
+        self.playlists: dict[str, FakePlaylist] = {}
+        self.requests = Counter()
+        self.item_pages = 0
+        self.total_requests = 0
+        self._count_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._httpd = None
+        self._thread = None
+
+    @property
+    def url(self):
+        return f"http://{self.host}:{self.port}"
+
+    def start(self):
+        self._stopping.clear()
+        self._httpd = _HTTPServer((self.host, self.port), self)
+        self.port = self._httpd.server_address[1]  # a restart keeps the same URL
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fakejellyfin", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._httpd is None:
+            return
+        self._stopping.set()  # wakes hanging handlers
+        self._httpd.shutdown()
+        self._httpd.close_connections()  # or keep-alive clients would still be served
+        self._httpd.server_close()
+        self._thread.join()
+        self._httpd = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def reset_counts(self):
+        with self._count_lock:
+            self.requests.clear()
+            self.item_pages = 0
+            self.total_requests = 0
+
+    # -- request handling -----------------------------------------------------------------------
+
+    def _serve(self, handler):
+        """Answer one request on `handler` (a BaseHTTPRequestHandler)."""
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        parts = urlsplit(handler.path)
+        route, method, args = _route(handler.command, parts.path.rstrip("/") or "/")
+        with self._count_lock:
+            self.requests[(handler.command, route)] += 1
+            self.total_requests += 1
+
+        if len(handler.raw_requestline.rstrip(b"\r\n")) > self.max_url_length:
+            return _send(handler, 414)
+        req = _Request(handler.headers, parts.query, body)
+        if route != "/System/Info/Public":
+            if self.faults.status:
+                return _send(handler, self.faults.status)
+            if self._token(req) != self.api_key:
+                return _send(handler, 401)
+        if method is None:
+            return _send(handler, 404)
+
+        page = route == "/Items" and req.enums("includeItemTypes") == ["audio"] and req.int("limit") != 0
+        fault = self._page_fault() if page else None
+        if fault == "fail":
+            return _send(handler, 500)
+        if fault == "drop" or (fault == "hang" and self._stopping.wait(self.faults.hang_seconds)):
+            handler.close_connection = True
+            return None
+        try:
+            with self.library.lock:
+                answer = getattr(self, method)(req, *args)
+        except _HttpError as e:
+            return _send(handler, e.status)
+        except Exception:
+            traceback.print_exc()
+            return _send(handler, 500)
+
+        if answer is None:
+            return _send(handler, 204)
+        data = json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
+        if fault == "malformed":
+            data = data[: len(data) // 2]
+        elif page:
+            with self._count_lock:
+                self.item_pages += 1
+        return _send(handler, 200, data)
+
+    def _page_fault(self):
+        for name in ("fail", "drop", "malformed", "hang"):
+            after = getattr(self.faults, f"{name}_after_pages")
+            if after is not None and self.item_pages >= after:
+                return name
+        return None
+
+    def _token(self, req):
+        """The API key where Jellyfin looks: the Authorization header, then the legacy
+        headers, then the query string."""
+        headers = ["Authorization", "X-Emby-Authorization"] if self.legacy_auth else ["Authorization"]
+        for name in headers:
+            if token := _auth_params(req.headers.get(name, "")).get("token"):
+                return token
+        if self.legacy_auth and (
+            token := req.headers.get("X-Emby-Token")
+            or req.headers.get("X-MediaBrowser-Token")
+            or req.get("api_key")
+        ):
+            return token
+        return req.get("ApiKey")
+
+    # -- routes (see _ROUTES); each returns JSON-able data, or None for 204 No Content --------------
+
+    def _get_public_info(self, req):
+        return {
+            "LocalAddress": self.url,
+            "ServerName": self.server_name,
+            "Version": VERSION,
+            "ProductName": "Jellyfin Server",
+            "OperatingSystem": "",
+            "Id": self.server_id,
+            "StartupWizardCompleted": True,
+        }
+
+    def _get_users(self, req):
+        return [self._user_dto(u) for u in self.users]
+
+    def _get_me(self, req):
+        raise _HttpError(400)  # the calling user, and an API key has none
+
+    def _get_views(self, req):
+        self._user(req, required=True)
+        views = [self._view_dto(name, kind) for name, kind in self.views]
+        return {"Items": views, "TotalRecordCount": len(views), "StartIndex": 0}
+
+    def _get_items(self, req):
+        user = self._user(req)
+        kinds = req.enums("includeItemTypes")
+        if kinds == ["audio"]:
+            objects, render = self._tracks(req, user), lambda t: self._track_dto(t, req, user)
+        elif kinds == ["playlist"]:
+            objects = sorted(
+                (p for p in self.playlists.values() if user is None or p.owner_id == user.id),
+                key=lambda p: p.name.casefold(),
+            )
+            render = self._playlist_dto
+        else:
+            raise _HttpError(400)  # a query the fake does not implement: fail loudly
+        return self._page(req, objects, render)
+
+    def _delete_item(self, req, guid):
+        # Only playlists: deleting a track would delete its file on a real server.
+        if self.playlists.pop(_guid(guid), None) is None:
+            raise _HttpError(404)
+        return None
+
+    def _post_playlists(self, req):
+        body = {k.lower(): v for k, v in req.json().items()}
+        # The query parameters are obsolete but still read, and win over the body.
+        name = req.get("name") or body.get("name")
+        user_id = req.get("userId") or body.get("userid")
+        if not name or not user_id:
+            raise _HttpError(400)  # without a user, Jellyfin fails looking up the empty Guid
+        owner = self._user_by_id(user_id)
+        playlist_id = item_id(self.library.take_key())
+        media_type = req.get("mediaType") or body.get("mediatype") or "Audio"
+        playlist = FakePlaylist(playlist_id, name, owner.id, media_type)
+        self._add(playlist, req.list("ids") or body.get("ids") or [])
+        self.playlists[playlist_id] = playlist
+        return {"Id": playlist_id}
+
+    def _get_playlist_items(self, req, guid):
+        user = self._user(req, required=True)  # 10.11 wants the userId an API key lacks
+        playlist = self._playlist(guid)
+        tracks = self._playlist_tracks(playlist)
+
+        def render(track):
+            return {**self._track_dto(track, req, user), "PlaylistItemId": item_id(track.rating_key)}
+
+        return self._page(req, tracks, render)
+
+    def _post_playlist_items(self, req, guid):
+        user = self._user(req, required=True)
+        playlist = self._playlist(guid)
+        if playlist.owner_id != user.id:
+            raise _HttpError(403)
+        self._add(playlist, req.list("ids"))
+        return None
+
+    def _delete_playlist_items(self, req, guid):
+        if not self.api_key_removes_entries:
+            raise _HttpError(400)
+        playlist = self._playlist(guid)
+        gone = {_guid(e) for e in req.list("entryIds")}
+        playlist.items = [i for i in playlist.items if i not in gone]
+        return None
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _user(self, req, required=False):
+        """The user named by ?userId=; an API key must name one where a user is needed."""
+        user_id = req.get("userId")
+        if not user_id:
+            if required:
+                raise _HttpError(400)
+            return None
+        return self._user_by_id(user_id)
+
+    def _user_by_id(self, user_id):
+        user_id = _guid(user_id)
+        for user in self.users:
+            if user.id == user_id:
+                return user
+        raise _HttpError(404)
+
+    def _data_owner(self):
+        """The user whose plays and favourites the library holds: the first administrator."""
+        return next((u for u in self.users if u.is_admin and not u.is_disabled), None)
+
+    def _favourite(self, t, user):
+        return user is self._data_owner() and (t.user_rating or 0) >= 8
+
+    def _plays(self, t, user):
+        return t.view_count if user is self._data_owner() else 0
+
+    def _last_played(self, t, user):
+        return t.last_viewed_at if self._plays(t, user) else None
+
+    def _music_view_id(self):
+        return next((_name_id("view", name) for name, kind in self.views if kind == "music"), None)
+
+    def _tracks(self, req, user):
+        if req.get("recursive", "").lower() != "true":
+            return []  # a library's direct children are albums, not tracks
+        # Other views hold no tracks; an unknown parent falls back to the user's root
+        # folder, as in Jellyfin.
+        parent = req.get("parentId")
+        other_views = {_name_id("view", name) for name, _ in self.views} - {self._music_view_id()}
+        if parent and _guid(parent) in other_views:
+            return []
+        tracks = list(self.library.tracks.values())
+        if since := req.get("minDateLastSaved"):
+            cutoff = _timestamp(since)
+            tracks = [t for t in tracks if t.updated_at >= cutoff]
+        for name, test in (("isFavorite", self._favourite), ("isPlayed", self._plays)):
+            if (wanted := req.get(name)) is not None:
+                if user is None:
+                    raise _HttpError(400)  # user data filters need a user
+                tracks = [t for t in tracks if bool(test(t, user)) == (wanted.lower() == "true")]
+        return self._sorted(tracks, req, user)
+
+    def _sorted(self, tracks, req, user):
+        keys = {
+            # Jellyfin's sort name for audio: "0001 - 0003 - Title" (disc, track, name);
+            # ties go by Name.
+            "sortname": lambda t: (f"{t.disc:04d} - {t.index:04d} - {t.title}", t.title),
+            "name": attrgetter("title"),
+            "datecreated": attrgetter("added_at"),
+            "dateplayed": lambda t: self._last_played(t, user) or 0,
+        }
+        orders = req.enums("sortOrder") or ["ascending"]
+        # Stable sorts from the last key to the first give a multi-key sort; one order
+        # applies to every key, as in Jellyfin.
+        for i, name in reversed(list(enumerate(req.enums("sortBy")))):
+            if name not in keys:
+                raise _HttpError(400)
+            order = orders[i] if i < len(orders) else orders[0]
+            tracks = sorted(tracks, key=keys[name], reverse=order == "descending")
+        return tracks
+
+    def _page(self, req, objects, render):
+        start = req.int("startIndex") or 0
+        limit = req.int("limit")
+        page = objects[start:] if limit is None else objects[start : start + limit]
+        return {"Items": [render(o) for o in page], "TotalRecordCount": len(objects), "StartIndex": start}
+
+    def _track(self, guid):
+        return self.library.tracks.get(_item_key(guid))
+
+    def _playlist(self, guid):
+        try:
+            return self.playlists[_guid(guid)]
+        except KeyError:
+            raise _HttpError(404) from None
+
+    def _playlist_tracks(self, playlist):
+        # Entries whose tracks were removed from the library no longer show.
+        return [t for t in map(self._track, playlist.items) if t is not None]
+
+    def _add(self, playlist, ids):
+        """Append the tracks among `ids`, skipping unknown ids and tracks already in the
+        playlist, as Jellyfin's AddToPlaylistInternal does."""
+        present = set(playlist.items)
+        for guid in map(_guid, ids):
+            if guid not in present and self._track(guid) is not None:
+                playlist.items.append(guid)
+                present.add(guid)
+
+    def _user_dto(self, u):
+        return {
+            "Name": u.name,
+            "ServerId": self.server_id,
+            "Id": u.id,
+            "HasPassword": True,
+            "HasConfiguredPassword": True,
+            "HasConfiguredEasyPassword": False,
+            "EnableAutoLogin": False,
+            "LastLoginDate": _iso(EPOCH),
+            "LastActivityDate": _iso(EPOCH),
+            "Configuration": {"PlayDefaultAudioTrack": True, "HidePlayedInLatest": True},
+            "Policy": {
+                "IsAdministrator": u.is_admin,
+                "IsHidden": u.is_admin,
+                "IsDisabled": u.is_disabled,
+                "EnableAllFolders": True,
+                "EnableContentDeletion": u.is_admin,
+                "AuthenticationProviderId": _AUTH_PROVIDER,
+            },
+        }
+
+    def _view_dto(self, name, kind):
+        return {
+            "Name": name,
+            "ServerId": self.server_id,
+            "Id": _name_id("view", name),
+            "DateCreated": _iso(EPOCH - 5 * 365 * 86400),
+            "CanDelete": False,
+            "CanDownload": False,
+            "SortName": name.lower(),
+            "ExternalUrls": [],
+            "Path": f"/config/root/default/{name}",
+            "IsFolder": True,
+            "Type": "CollectionFolder",
+            "CollectionType": kind,
+            "ImageTags": {},
+            "BackdropImageTags": [],
+            "LocationType": "FileSystem",
+            "MediaType": "Unknown",
+        }
+
+    def _track_dto(self, t, req, user):
+        lib = self.library
+        album, album_artist = lib.albums[t.album_key], lib.artists[t.artist_key]
+        performer = t.track_artist or album_artist.title
+        fields = set(req.enums("fields"))
+        dto = {"Name": t.title, "ServerId": self.server_id, "Id": item_id(t.rating_key)}
+        if "datecreated" in fields:
+            dto["DateCreated"] = _iso(t.added_at)
+        if "datelastsaved" in fields:
+            dto["DateLastSaved"] = _iso(t.updated_at)
+        dto |= {"HasLyrics": False, "Container": "flac"}
+        if album.year is not None:
+            dto["PremiereDate"] = f"{album.year}-01-01T00:00:00.0000000Z"
+        dto["RunTimeTicks"] = t.duration_ms * _TICKS_PER_MS
+        if album.year is not None:
+            dto["ProductionYear"] = album.year
+        dto |= {"IndexNumber": t.index, "ParentIndexNumber": t.disc, "IsFolder": False, "Type": "Audio"}
+        if "genres" in fields:  # from the files' tags, which carry the album's genres
+            dto["Genres"] = list(album.genres)
+            dto["GenreItems"] = [{"Name": g, "Id": _name_id("genre", g)} for g in album.genres]
+        if user is not None and req.get("enableUserData", "true").lower() != "false":
+            dto["UserData"] = self._user_data(t, user)
+        dto |= {
+            "Artists": [performer],
+            "ArtistItems": [{"Name": performer, "Id": _name_id("artist", performer)}],
+            "Album": album.title,
+            "AlbumId": item_id(album.key),
+            "AlbumArtist": album_artist.title,
+            "AlbumArtists": [{"Name": album_artist.title, "Id": _name_id("artist", album_artist.title)}],
+        }
+        if req.get("enableImages", "true").lower() != "false":
+            dto |= {"ImageTags": {}, "BackdropImageTags": [], "ImageBlurHashes": {}}
+        return dto | {"LocationType": "FileSystem", "MediaType": "Audio"}
+
+    def _user_data(self, t, user):
+        # Rating and Likes are null for music, and Jellyfin leaves nulls out.
+        plays = self._plays(t, user)
+        data = {
+            "PlaybackPositionTicks": 0,
+            "PlayCount": plays,
+            "IsFavorite": self._favourite(t, user),
+            "Played": plays > 0,
+        }
+        if plays:
+            data["LastPlayedDate"] = _iso(self._last_played(t, user))
+        return data | {"Key": item_id(t.rating_key), "ItemId": item_id(t.rating_key)}
+
+    def _playlist_dto(self, p):
+        tracks = self._playlist_tracks(p)
+        return {
+            "Name": p.name,
+            "ServerId": self.server_id,
+            "Id": p.id,
+            "CanDelete": True,
+            "SortName": p.name.lower(),
+            "RunTimeTicks": sum(t.duration_ms for t in tracks) * _TICKS_PER_MS,
+            "IsFolder": True,
+            "Type": "Playlist",
+            "ChildCount": len(tracks),
+            "LocationType": "FileSystem",
+            "MediaType": p.media_type,
+        }
+
+
+class _Request:
+    """A request's headers, query (names without regard to case) and body."""
+
+    def __init__(self, headers, query, body):
+        self.headers = headers
+        self._query = {k.lower(): v for k, v in parse_qsl(query, keep_blank_values=True)}
+        self._body = body
+
+    def get(self, name, default=None):
+        return self._query.get(name.lower(), default)
+
+    def list(self, name):
+        return [v for v in self.get(name, "").split(",") if v]
+
+    def enums(self, name):
+        """A list of enum names, which Jellyfin also binds without regard to case."""
+        return [v.lower() for v in self.list(name)]
+
+    def int(self, name):
+        value = self.get(name)
+        if value is None:
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise _HttpError(400) from None
+
+    def json(self):
+        try:
+            data = json.loads(self._body or b"{}")
+        except ValueError:
+            raise _HttpError(400) from None
+        if not isinstance(data, dict):
+            raise _HttpError(400)
+        return data
+
+
+def _auth_params(header):
+    """The parameters of `Authorization: MediaBrowser Token="…", Client="…"`, names lowercased."""
+    scheme, _, params = header.strip().partition(" ")
+    if scheme.lower() not in ("mediabrowser", "emby"):
+        return {}
+    return {m[1].lower(): unquote(m[3] if m[2] is None else m[2]) for m in _AUTH_PARAM.finditer(params)}
+
+
+def _guid(value):
+    """A Guid as Jellyfin binds it: with or without dashes, any case."""
+    guid = value.replace("-", "").lower()
+    if not _GUID.fullmatch(guid):
+        raise _HttpError(400)
+    return guid
+
+
+def _iso(epoch):
+    # Jellyfin's format: UTC with seven fractional digits.
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+
+
+def _timestamp(value):
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise _HttpError(400) from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+def _send(handler, status, body=None):
+    handler.send_response(status)
+    if body is None and status >= 400:
+        body = HTTPStatus(status).phrase.encode()
+        handler.send_header("Content-Type", "text/plain; charset=utf-8")
+    elif body:
+        handler.send_header("Content-Type", "application/json; charset=utf-8")
+    if status != 204:
+        handler.send_header("Content-Length", str(len(body or b"")))
+    handler.send_header("Server", "Kestrel")
+    handler.end_headers()
+    if body:
+        handler.wfile.write(body)
+
+
+# Route patterns double as the keys of server.requests; {id} matches a Guid.
+_ROUTES = {
+    "/System/Info/Public": {"GET": "_get_public_info"},
+    "/Users": {"GET": "_get_users"},
+    "/Users/Me": {"GET": "_get_me"},
+    "/UserViews": {"GET": "_get_views"},
+    "/Items": {"GET": "_get_items"},
+    "/Items/{id}": {"DELETE": "_delete_item"},
+    "/Playlists": {"POST": "_post_playlists"},
+    "/Playlists/{id}/Items": {
+        "GET": "_get_playlist_items",
+        "POST": "_post_playlist_items",
+        "DELETE": "_delete_playlist_items",
+    },
+}
+_ROUTE_PATTERNS = [
+    (re.compile(re.escape(p).replace(r"\{id\}", r"([0-9a-fA-F-]{32,36})"), re.IGNORECASE), p) for p in _ROUTES
+]
+
+
+def _route(method, path):
+    """(route pattern, handler method name or None, path arguments)."""
+    for regex, pattern in _ROUTE_PATTERNS:
+        if match := regex.fullmatch(path):
+            return pattern, _ROUTES[pattern].get(method), match.groups()
+    return path, None, ()

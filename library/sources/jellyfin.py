@@ -1,0 +1,452 @@
+"""Jellyfin adapter: reads a music library through Jellyfin's JSON API with plain requests.
+
+jellyfin-apiclient-python is maintained, but it is built for interactive clients (user
+logins, a websocket, five retries with one-second sleeps, an HTTP 500 answered with None
+rather than an error, the token put into URLs it builds) and is GPL-3.0. This adapter
+needs seven endpoints and exact error mapping, which requests gives directly.
+
+What it relies on (Jellyfin 10.9 and later, which moved user views to /UserViews):
+- An API key is not a user. Plays, favourites and playlists belong to users, so every
+  call names one: the configured user id, else the first administrator in GET /Users.
+- Jellyfin has no star ratings. A favourite is the closest signal and is cached as
+  user_rating 10; other tracks are unrated.
+- Tracks carry their own genres and year, so prepare() has nothing to do.
+- Pages are sorted by DateCreated, then SortName: a stable order in which tracks added
+  during a sync land on the last page instead of shifting the others.
+- Jellyfin names a playlist entry by its track's Id and never holds a track twice, so
+  removing the old entries after adding the new list would also remove the tracks both
+  lists share. Replace therefore empties the playlist and then adds, as Jellyfin's own
+  playlist update does, and puts the old tracks back if adding fails. Where Jellyfin
+  refuses an API key that removal, replace fails before changing anything.
+"""
+
+import contextlib
+import time
+import uuid
+from datetime import UTC, datetime
+from urllib.parse import quote, urlparse
+
+import requests
+
+from library.sources import SavedPlaylist, ServerInfo, SourceError
+
+_RETRY_PAUSE = 1.0
+# Kestrel answers 414 to request lines over 8 KB; ids to add or remove go in the URL.
+_MAX_URL_CHARS = 6000
+_TICKS_PER_MS = 10_000
+_FIELDS = "Genres,DateCreated,DateLastSaved"
+_VERSION = "1.0"
+# Jellyfin 10.10 and some 10.11 releases look for a calling user there (jellyfin#13476, #15600).
+_ENTRY_REMOVAL_REFUSED = (
+    " Some Jellyfin versions do not let an API key remove playlist entries:"
+    " update Jellyfin, or append instead."
+)
+
+
+class JellyfinSource:
+    name = "jellyfin"
+    label = "Jellyfin"
+
+    def __init__(self, url, api_key, user_id="", library="", timeout=30, session=None):
+        self.url = url.rstrip("/")
+        self._user_id = user_id
+        self._library = library
+        self._timeout = timeout
+        self._session = session or requests.Session()
+        self._library_id = None
+        self.request_count = 0
+        # A stable DeviceId, so Jellyfin lists one device for MediaSage, not one per run.
+        device = uuid.uuid5(uuid.NAMESPACE_URL, self.url).hex
+        self._headers = {
+            "Accept": "application/json",
+            "Authorization": f'MediaBrowser Token="{api_key}", Client="MediaSage", Device="MediaSage", '
+            f'DeviceId="{device}", Version="{_VERSION}"',
+        }
+
+    @property
+    def _where(self):
+        return urlparse(self.url).netloc
+
+    # -- errors ---------------------------------------------------------------
+
+    def _request(self, method, path, what, params=None, json=None, refused=""):
+        """Send one request, retrying once on a timeout, a dropped connection or a 5xx,
+        and turn every failure into a SourceError the user can act on. `refused` adds
+        an explanation to a 400 or 403."""
+        for attempt in (1, 2):
+            self.request_count += 1
+            try:
+                response = self._session.request(
+                    method,
+                    self.url + path,
+                    params=params,
+                    json=json,
+                    headers=self._headers,
+                    timeout=self._timeout,
+                )
+            except requests.Timeout:
+                error = SourceError(
+                    "timeout", f"Jellyfin at {self._where} took over {self._timeout} s to answer for {what}."
+                )
+            except requests.RequestException:
+                error = SourceError("unreachable", f"Cannot reach Jellyfin at {self._where}.")
+            else:
+                status = response.status_code
+                if status < 400:
+                    return response
+                if status == 401:
+                    raise SourceError(
+                        "unauthorized",
+                        f"Jellyfin at {self._where} rejected the API key (HTTP 401). Check JELLYFIN_API_KEY.",
+                    )
+                if status == 404:
+                    raise SourceError("not_found", f"Jellyfin at {self._where} has no {what} (HTTP 404).")
+                message = f"Jellyfin at {self._where} answered HTTP {status} when asked for {what}."
+                if status in (400, 403):
+                    message += refused
+                error = SourceError("unauthorized" if status == 403 else "bad_response", message)
+                if status < 500:
+                    raise error
+            if attempt == 1:
+                time.sleep(_RETRY_PAUSE)
+        raise error
+
+    def _get(self, path, what, params=None, kind=dict):
+        response = self._request("GET", path, what, params=params)
+        try:
+            data = response.json()
+        except ValueError:
+            raise SourceError(
+                "bad_response", f"Jellyfin at {self._where} sent malformed JSON for {what}."
+            ) from None
+        if not isinstance(data, kind):
+            raise SourceError(
+                "bad_response", f"Jellyfin at {self._where} sent an unexpected answer for {what}."
+            )
+        return data
+
+    def _items(self, data, what):
+        items = data.get("Items")
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise SourceError(
+                "bad_response", f"Jellyfin at {self._where} sent an unexpected answer for {what}."
+            )
+        return items
+
+    # -- the adapter interface --------------------------------------------------
+
+    def connect(self):
+        info = self._get("/System/Info/Public", "its identity")
+        user = self._user()
+        views = self._get("/UserViews", f"libraries for user {user}", {"userId": user})
+        self._library_id, title = self._pick_library(self._items(views, "libraries"))
+        return ServerInfo(
+            server_id=str(info.get("Id") or ""),
+            server_name=str(info.get("ServerName") or ""),
+            library_title=title,
+        )
+
+    def _user(self):
+        """The user to act for: an API key is not one."""
+        if not self._user_id:
+            users = self._get("/Users", "its users", kind=list)
+            admins = [
+                u
+                for u in users
+                if isinstance(u, dict)
+                and (u.get("Policy") or {}).get("IsAdministrator")
+                and not (u.get("Policy") or {}).get("IsDisabled")
+                and u.get("Id")
+            ]
+            if not admins:
+                raise SourceError(
+                    "not_found",
+                    f"Jellyfin at {self._where} lists no administrator to act for. "
+                    "Set JELLYFIN_USER_ID to the user whose music to use.",
+                )
+            self._user_id = admins[0]["Id"]
+        return self._user_id
+
+    def _pick_library(self, views):
+        music = [v for v in views if v.get("CollectionType") == "music" and v.get("Id")]
+        names = ", ".join(repr(v.get("Name", "")) for v in music) or "none"
+        if self._library:
+            for view in music:
+                if view.get("Name", "").strip().lower() == self._library.strip().lower():
+                    return view["Id"], view["Name"]
+            raise SourceError(
+                "not_found",
+                f"Jellyfin has no music library named {self._library!r} (JELLYFIN_LIBRARY). "
+                f"Its music libraries: {names}.",
+            )
+        if len(music) == 1:
+            return music[0]["Id"], music[0].get("Name", "")
+        for view in music:
+            if view.get("Name", "").lower() == "music":
+                return view["Id"], view["Name"]
+        raise SourceError(
+            "not_found",
+            f"Set JELLYFIN_LIBRARY to pick the music library to cache. Jellyfin's music libraries: {names}.",
+        )
+
+    def count_tracks(self):
+        data = self._get("/Items", "the track count", self._listing(0, 0))
+        return _int(data.get("TotalRecordCount")) or 0
+
+    def prepare(self, page_size):
+        """Nothing to do: Jellyfin puts genres and year on every track."""
+
+    def track_pages(self, page_size):
+        """Yield lists of track dicts, one list per request."""
+        for items in self._pages("tracks", page_size):
+            yield [_track(item) for item in items]
+
+    def track_keys(self, page_size):
+        """Yield lists of every track's Id, from listings without user data or extra
+        fields (Jellyfin has no feed of deleted items)."""
+        slim = {"Fields": "", "EnableUserData": "false"}
+        for items in self._pages("track ids", page_size, slim):
+            yield [str(item.get("Id") or "") for item in items]
+
+    def changed_track_pages(self, since, page_size):
+        """Yield lists of track dicts for tracks that may have changed after `since`
+        (epoch seconds, by the server's clock): saved since (edited or added), played
+        since, and every favourite, since marking one does not move DateLastSaved.
+        A track may come more than once. No listing shows a track that stopped being
+        a favourite: the cache learns that at the next full sync."""
+        mark = datetime.fromtimestamp(since, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for items in self._pages("changed tracks", page_size, {"minDateLastSaved": mark}):
+            yield [_track(item) for item in items]
+        latest_first = {"IsPlayed": "true", "SortBy": "DatePlayed", "SortOrder": "Descending"}
+        for items in self._pages("played tracks", page_size, latest_first):
+            tracks = [_track(item) for item in items]
+            played = [t for t in tracks if t["last_played_at"] and t["last_played_at"].timestamp() >= since]
+            if played:
+                yield played
+            if len(played) < len(tracks):
+                break  # the rest were played before `since`
+        for items in self._pages("favourites", page_size, {"IsFavorite": "true"}):
+            yield [_track(item) for item in items]
+
+    def _pages(self, what, page_size, query=None):
+        """Yield the item lists of a track listing, one per request."""
+        start = 0
+        while True:
+            data = self._get("/Items", what, self._listing(start, page_size) | (query or {}))
+            items = self._items(data, what)
+            if items:
+                yield items
+            start += len(items)
+            total = _int(data.get("TotalRecordCount"))
+            # Without a total, a short page is the last one.
+            if (
+                not items
+                or (total is not None and start >= total)
+                or (total is None and len(items) < page_size)
+            ):
+                return
+
+    def _listing(self, start, limit):
+        if self._library_id is None:
+            self.connect()
+        return {
+            "userId": self._user(),
+            "ParentId": self._library_id,
+            "IncludeItemTypes": "Audio",
+            "Recursive": "true",
+            "Fields": _FIELDS,
+            "EnableImages": "false",
+            "EnableUserData": "true",
+            "EnableTotalRecordCount": "true",
+            "SortBy": "DateCreated,SortName",
+            "SortOrder": "Ascending",
+            "StartIndex": start,
+            "Limit": limit,
+        }
+
+    # -- playlists --------------------------------------------------------------
+
+    def list_playlists(self):
+        """The user's audio playlists: [(id, title, item count)]."""
+        params = {
+            "userId": self._user(),
+            "IncludeItemTypes": "Playlist",
+            "Recursive": "true",
+            "Fields": "ChildCount",
+            "EnableImages": "false",
+            "EnableUserData": "false",
+        }
+        data = self._get("/Items", "playlists", params)
+        return [
+            (p["Id"], p.get("Name", ""), _int(p.get("ChildCount")) or 0)
+            for p in self._items(data, "playlists")
+            if p.get("MediaType") == "Audio" and p.get("Id")
+        ]
+
+    def save_playlist(self, title, keys, mode="create", playlist_id=None):
+        """Write `keys` to a playlist: a new one ("create"), an existing one whose
+        contents become `keys` ("replace", same playlist id, so clients that pinned it
+        keep it), or an existing one gaining the keys it lacks ("append").
+
+        A new playlist takes all its tracks in one request (the ids travel in a JSON
+        body). Adding to or emptying an existing one puts ids in the URL, about 170 a
+        request. On failure, what this call changed is taken back."""
+        start = self.request_count
+        user = self._user()
+        keys = list(dict.fromkeys(str(k) for k in keys))
+        removed = 0
+        if mode == "create":
+            playlist_id = self._create(title, keys, user)
+        elif mode in ("append", "replace"):
+            old = self._entries(playlist_id, user)
+            if mode == "append":
+                present = {track for _, track in old}
+                keys = [k for k in keys if k not in present]
+                self._append(playlist_id, keys, user, old)
+            else:
+                self._replace(playlist_id, keys, user, old)
+                removed = len(old)
+        else:
+            raise ValueError(f"unknown playlist mode {mode!r}")
+        return SavedPlaylist(
+            id=str(playlist_id),
+            title=title,
+            url=self.playlist_url(playlist_id),
+            added=len(keys),
+            removed=removed,
+            requests=self.request_count - start,
+        )
+
+    def playlist_url(self, playlist_id):
+        """Jellyfin Web's page for the playlist, served by the server itself."""
+        return f"{self.url}/web/#/details?id={playlist_id}"
+
+    def _create(self, title, keys, user):
+        body = {"Name": title, "Ids": keys, "UserId": user, "MediaType": "Audio"}
+        response = self._request("POST", "/Playlists", "the new playlist", json=body)
+        try:
+            playlist_id = response.json().get("Id")
+        except (ValueError, AttributeError):
+            playlist_id = None
+        if not playlist_id:
+            raise SourceError("bad_response", f"Jellyfin at {self._where} did not return the new playlist.")
+        return playlist_id
+
+    def _append(self, playlist_id, keys, user, old):
+        try:
+            self._add(playlist_id, keys, user)
+        except SourceError:
+            # Take back what this call added (the server is failing already, so the
+            # original error is the one to report, whatever this does).
+            kept = {entry for entry, _ in old}
+            with contextlib.suppress(Exception):
+                added = [entry for entry, _ in self._entries(playlist_id, user) if entry not in kept]
+                self._remove(playlist_id, added, user)
+            raise
+
+    def _replace(self, playlist_id, keys, user, old):
+        try:
+            self._remove(playlist_id, [entry for entry, _ in old], user)
+            self._add(playlist_id, keys, user)
+        except SourceError:
+            with contextlib.suppress(Exception):  # as in _append
+                self._remove(playlist_id, [entry for entry, _ in self._entries(playlist_id, user)], user)
+                self._add(playlist_id, [track for _, track in old], user)
+            raise
+
+    def _add(self, playlist_id, keys, user):
+        for chunk in _chunks(keys):
+            params = {"ids": ",".join(chunk), "userId": user}
+            self._request("POST", _playlist_path(playlist_id), "the playlist", params=params)
+
+    def _remove(self, playlist_id, entries, user):
+        for chunk in _chunks(entries):
+            # Jellyfin removes entries in bulk; 10.11 ignores userId here, later versions read it.
+            params = {"entryIds": ",".join(chunk), "userId": user}
+            self._request(
+                "DELETE",
+                _playlist_path(playlist_id),
+                "the playlist's entries",
+                params=params,
+                refused=_ENTRY_REMOVAL_REFUSED,
+            )
+
+    def _entries(self, playlist_id, user):
+        """[(entry id, track id)] of a playlist, in order."""
+        entries, start = [], 0
+        while True:
+            params = {
+                "userId": user,  # needed with an API key, though Jellyfin documents it as optional
+                "StartIndex": start,
+                "Limit": 1000,
+                "EnableImages": "false",
+                "EnableUserData": "false",
+            }
+            data = self._get(_playlist_path(playlist_id), "the playlist", params)
+            items = self._items(data, "the playlist")
+            entries += [(i.get("PlaylistItemId") or i["Id"], i["Id"]) for i in items if i.get("Id")]
+            start += len(items)
+            if not items or start >= (_int(data.get("TotalRecordCount")) or 0):
+                return entries
+
+
+def _playlist_path(playlist_id):
+    return f"/Playlists/{quote(str(playlist_id), safe='')}/Items"
+
+
+def _chunks(ids):
+    """Runs of ids whose comma-separated, URL-encoded list stays under the URL limit."""
+    if not ids:
+        return
+    per_request = max(1, _MAX_URL_CHARS // (max(map(len, ids)) + 3))  # each id and its encoded comma
+    for i in range(0, len(ids), per_request):
+        yield ids[i : i + per_request]
+
+
+def _track(item):
+    user_data = item.get("UserData") or {}
+    artists = item.get("Artists") or []
+    album_artist = item.get("AlbumArtist") or ""
+    ticks = _int(item.get("RunTimeTicks"))
+    return {
+        "rating_key": str(item.get("Id") or ""),
+        "title": item.get("Name") or "",
+        "artist": (artists[0] if artists else "") or album_artist,
+        "album_artist": album_artist,
+        "album": item.get("Album") or "",
+        "album_key": item.get("AlbumId") or "",
+        "track_number": _int(item.get("IndexNumber")),
+        "disc_number": _int(item.get("ParentIndexNumber")),
+        "duration_ms": ticks // _TICKS_PER_MS if ticks else None,
+        "year": _year(item.get("ProductionYear")),
+        "genres": [g for g in item.get("Genres") or [] if isinstance(g, str) and g],
+        # No star ratings in Jellyfin: a favourite is the top of the scale, the rest unrated.
+        "user_rating": 10 if user_data.get("IsFavorite") else None,
+        "play_count": _int(user_data.get("PlayCount")) or 0,
+        "last_played_at": _date(user_data.get("LastPlayedDate")),
+        "added_at": _date(item.get("DateCreated")),
+        "server_updated_at": _date(item.get("DateLastSaved")),
+        "album_is_live": False,
+    }
+
+
+def _int(value):
+    # JSON numbers only; True is an int to Python but not a count.
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _year(value):
+    year = _int(value)
+    # Taggers write 0 or 1 for "unknown"; those are no year.
+    return year if year and 1000 <= year <= 2999 else None
+
+
+def _date(value):
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    # Jellyfin writes DateTime.MinValue (year 1) for a date it does not know.
+    return parsed if parsed.year >= 1900 else None

@@ -1,0 +1,327 @@
+"""The fake Jellyfin server, driven with plain requests over real HTTP."""
+
+import json
+import time
+from datetime import UTC, datetime
+
+import pytest
+import requests
+
+from library.fakes.jellyfin import FakeJellyfinServer, FakeLibrary, FakeUser, item_id
+from library.fakes.plexdata import EPOCH
+
+KEY = "f00dfeed" * 4
+AUTH = {
+    "Authorization": f'MediaBrowser Token="{KEY}", Client="pytest", Device="a, b", DeviceId="1", Version="0"'
+}
+ITEMS = ("GET", "/Items")
+
+
+@pytest.fixture(scope="module")
+def shared_server():
+    with FakeJellyfinServer(library=FakeLibrary(tracks=300, seed=5), api_key=KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def server(shared_server):
+    """The module's server, with no faults, no playlists and fresh counters."""
+    shared_server.faults.reset()
+    shared_server.reset_counts()
+    shared_server.playlists.clear()
+    return shared_server
+
+
+def _call(server, method, path, headers=AUTH, timeout=5, **kwargs):
+    return requests.request(method, server.url + path, headers=headers, timeout=timeout, **kwargs)
+
+
+def _get(server, path, **params):
+    return _call(server, "GET", path, params=params)
+
+
+def _admin(server):
+    return server.users[0].id
+
+
+def _music(server):
+    views = _get(server, "/UserViews", userId=_admin(server)).json()["Items"]
+    return next(v["Id"] for v in views if v["CollectionType"] == "music")
+
+
+def _tracks(server, **params):
+    query = {
+        "userId": _admin(server),
+        "ParentId": _music(server),
+        "IncludeItemTypes": "Audio",
+        "Recursive": "true",
+    }
+    return _get(server, "/Items", **query | params)
+
+
+def _iso(epoch):
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+
+
+def _nulls(value):
+    if isinstance(value, dict):
+        return any(v is None or _nulls(v) for v in value.values())
+    return isinstance(value, list) and any(_nulls(v) for v in value)
+
+
+def test_discovery_endpoints(server):
+    info = requests.get(server.url + "/System/Info/Public", timeout=5).json()  # no key needed
+    assert (info["Id"], info["ServerName"], info["ProductName"]) == (
+        server.server_id,
+        server.server_name,
+        "Jellyfin Server",
+    )
+    assert info["Version"].startswith("10.")
+    users = _get(server, "/Users").json()
+    assert [(u["Name"], u["Policy"]["IsAdministrator"]) for u in users] == [
+        ("Admin", True),
+        ("Family", False),
+    ]
+    assert all(len(u["Id"]) == 32 for u in users)
+    assert _get(server, "/Users/Me").status_code == 400  # an API key is not a user
+    assert _get(server, "/UserViews").status_code == 400  # so it must name one
+    assert _get(server, "/UserViews", userId="0" * 32).status_code == 404
+    views = _get(server, "/UserViews", userId=_admin(server)).json()
+    assert [(v["Name"], v["CollectionType"], v["Type"]) for v in views["Items"]] == [
+        ("Music", "music", "CollectionFolder"),
+        ("Movies", "movies", "CollectionFolder"),
+    ]
+
+
+def test_audio_items_are_in_the_real_wire_format(server):
+    lib = server.library
+    data = _tracks(server, Fields="Genres,DateCreated,DateLastSaved", SortBy="DateCreated").json()
+    assert (data["TotalRecordCount"], data["StartIndex"], len(data["Items"])) == (300, 0, 300)
+    assert not _nulls(data)  # Jellyfin leaves nulls out
+    by_id = {item_id(k): t for k, t in lib.tracks.items()}
+    for item in data["Items"]:
+        t = by_id[item["Id"]]
+        album, album_artist = lib.albums[t.album_key], lib.artists[t.artist_key].title
+        performer = t.track_artist or album_artist
+        assert (item["Type"], item["MediaType"], item["ServerId"]) == ("Audio", "Audio", server.server_id)
+        assert (item["Name"], item["Album"], item["AlbumArtist"]) == (t.title, album.title, album_artist)
+        assert (item["AlbumId"], item["Artists"]) == (item_id(album.key), [performer])
+        assert [a["Name"] for a in item["ArtistItems"]] == [performer]
+        assert (item["IndexNumber"], item["ParentIndexNumber"]) == (t.index, t.disc)
+        assert item["RunTimeTicks"] == t.duration_ms * 10_000
+        assert item.get("ProductionYear") == album.year
+        assert item["Genres"] == album.genres
+        assert (item["DateCreated"], item["DateLastSaved"]) == (_iso(t.added_at), _iso(t.updated_at))
+        user_data = item["UserData"]
+        assert user_data["IsFavorite"] == ((t.user_rating or 0) >= 8)
+        assert (user_data["PlayCount"], user_data["Played"]) == (t.view_count, t.view_count > 0)
+        assert user_data.get("LastPlayedDate") == (_iso(t.last_viewed_at) if t.view_count else None)
+    assert [i["Id"] for i in data["Items"]] == [
+        item_id(k) for k in sorted(lib.tracks, key=lambda k: lib.tracks[k].added_at)
+    ]
+    text = json.dumps(data, ensure_ascii=False)
+    for needle in ("&", "<", "'", "/", "坂本龍一", "Björk", "Кино"):
+        assert needle in text
+
+    plain = _tracks(server, Limit=5).json()["Items"][0]  # fields only when asked
+    assert not {"Genres", "DateCreated", "DateLastSaved"} & set(plain)
+    other = _tracks(server, Limit=300, userId=server.users[1].id).json()["Items"]
+    assert not any(i["UserData"]["IsFavorite"] or i["UserData"]["PlayCount"] for i in other)  # per user
+    assert "UserData" not in _tracks(server, Limit=1, EnableUserData="false").json()["Items"][0]
+
+
+def test_paging_sorting_and_parents(server):
+    every = [i["Id"] for i in _tracks(server, SortBy="SortName").json()["Items"]]
+    server.reset_counts()
+    page = _tracks(server, SortBy="SortName", StartIndex=100, Limit=50).json()
+    assert ([i["Id"] for i in page["Items"]], page["StartIndex"]) == (every[100:150], 100)
+    assert _tracks(server, Limit=0).json() == {"Items": [], "TotalRecordCount": 300, "StartIndex": 0}
+    assert server.item_pages == 1  # a count is not a page
+
+    # Audio sort names lead with disc and track number, so SortName is not a unique order.
+    names = [
+        (i["ParentIndexNumber"], i["IndexNumber"]) for i in _tracks(server, SortBy="SortName").json()["Items"]
+    ]
+    assert names == sorted(names) and len(set(names)) < len(names)
+    # Names and enum values bind without regard to case.
+    lower = _get(
+        server, "/items", userid=_admin(server), includeitemtypes="audio", recursive="TRUE", sortby="sortname"
+    )
+    assert [i["Id"] for i in lower.json()["Items"]] == every
+    assert _tracks(server, SortBy="Bogus").status_code == 400
+    assert _tracks(server, IncludeItemTypes="MusicAlbum").status_code == 400  # not faked: fail loudly
+
+    assert _tracks(server, Recursive="false").json()["TotalRecordCount"] == 0
+    movies = next(v["Id"] for v in _get(server, "/UserViews", userId=_admin(server)).json()["Items"][1:])
+    assert _tracks(server, ParentId=movies).json()["TotalRecordCount"] == 0
+    # An unknown parent falls back to the root folder, as Jellyfin's does.
+    assert _tracks(server, ParentId="1" * 32).json()["TotalRecordCount"] == 300
+
+
+def test_user_data_filters_and_sort(server):
+    lib = server.library
+    favourites = {item_id(k) for k, t in lib.tracks.items() if (t.user_rating or 0) >= 8}
+    assert {i["Id"] for i in _tracks(server, IsFavorite="true").json()["Items"]} == favourites
+    played = _tracks(server, IsPlayed="true", SortBy="DatePlayed", SortOrder="Descending").json()["Items"]
+    dates = [i["UserData"]["LastPlayedDate"] for i in played]
+    assert dates == sorted(dates, reverse=True)
+    assert len(dates) == sum(t.view_count > 0 for t in lib.tracks.values())
+    assert _tracks(server, IsFavorite="true", userId=server.users[1].id).json()["Items"] == []  # per user
+    assert _tracks(server, IsFavorite="true", userId="").status_code == 400  # a user's data needs a user
+
+
+def test_mutations_and_min_date_last_saved():
+    lib = FakeLibrary(tracks=200, seed=2)
+    lib.clock = lambda: EPOCH + 1000
+    with FakeJellyfinServer(library=lib, api_key=KEY) as server:
+        added = lib.add_tracks(10)
+        removed = lib.remove_tracks(15)
+        changed = lib.change_tracks(5)
+        ids = {i["Id"] for i in _tracks(server).json()["Items"]}
+        assert ids == {item_id(k) for k in lib.tracks}
+        since = _tracks(server, minDateLastSaved="2025-01-01T00:16:40Z").json()["Items"]  # EPOCH + 1000
+        assert {i["Id"] for i in since} == {item_id(k) for k in set(added + changed) - set(removed)}
+        assert _tracks(server, minDateLastSaved="yesterday").status_code == 400
+
+        # A playlist no longer shows a track removed from the library.
+        keys = [item_id(k) for k in list(lib.tracks)[:3]]
+        body = {"Name": "Mix", "Ids": keys, "UserId": _admin(server)}
+        playlist_id = _call(server, "POST", "/Playlists", json=body).json()["Id"]
+        lib.remove_tracks(list(lib.tracks)[:1])
+        listed = _get(server, f"/Playlists/{playlist_id}/Items", userId=_admin(server)).json()
+        assert [i["Id"] for i in listed["Items"]] == keys[1:]
+
+
+@pytest.mark.parametrize(
+    "headers, params",
+    [
+        ({"Authorization": f'MediaBrowser Token="{KEY}"'}, {}),
+        ({"Authorization": f"Emby Client=x, Token={KEY}"}, {}),  # bare values, any order
+        ({"X-Emby-Authorization": f'MediaBrowser Token="{KEY}"'}, {}),
+        ({"X-Emby-Token": KEY}, {}),
+        ({"X-MediaBrowser-Token": KEY}, {}),
+        ({}, {"ApiKey": KEY}),
+        ({}, {"api_key": KEY}),
+    ],
+)
+def test_every_auth_form_jellyfin_reads(server, headers, params):
+    assert _call(server, "GET", "/Users", headers=headers, params=params).status_code == 200
+
+
+def test_wrong_missing_or_legacy_keys_are_unauthorized(server, monkeypatch):
+    assert _call(server, "GET", "/Users", headers={}).status_code == 401
+    assert (
+        _call(server, "GET", "/Users", headers={"Authorization": 'MediaBrowser Token="nope"'}).status_code
+        == 401
+    )
+    assert _call(server, "GET", "/Users", headers={"Authorization": f"Bearer {KEY}"}).status_code == 401
+    monkeypatch.setattr(server, "legacy_auth", False)  # Jellyfin 12's default
+    assert _call(server, "GET", "/Users", headers={"X-Emby-Token": KEY}).status_code == 401
+    assert _call(server, "GET", "/Users", headers={}, params={"api_key": KEY}).status_code == 401
+    assert _call(server, "GET", "/Users", headers={}, params={"ApiKey": KEY}).status_code == 200
+    assert _call(server, "GET", "/Users").status_code == 200
+    assert _call(server, "GET", "/No/Such/Route").status_code == 404
+    assert not any(KEY in part for route in server.requests for part in route)
+
+
+def test_playlists(server):
+    keys = [item_id(k) for k in list(server.library.tracks)[:6]]
+    admin, family = (u.id for u in server.users)
+    body = {"Name": "Road trip — “ünïcode” & <more>", "Ids": [*keys[:4], keys[0], "0" * 32], "UserId": admin}
+    created = _call(server, "POST", "/Playlists", json=body | {"MediaType": "Audio"})
+    playlist_id = created.json()["Id"]
+    stored = server.playlists[playlist_id]
+    assert (stored.name, stored.owner_id, stored.items) == (
+        body["Name"],
+        admin,
+        keys[:4],
+    )  # no dups, no unknowns
+    assert _call(server, "POST", "/Playlists", json={"Name": "x", "Ids": keys}).status_code == 400  # no user
+
+    items = f"/Playlists/{playlist_id}/Items"
+    added = _call(server, "POST", items, params={"ids": ",".join(keys[2:]), "userId": admin})
+    assert (added.status_code, stored.items) == (204, keys)  # keys[2:4] were there already
+    assert _call(server, "POST", items, params={"ids": keys[0], "userId": family}).status_code == 403
+
+    listed = _get(server, items, userId=admin).json()
+    assert [(i["Id"], i["PlaylistItemId"]) for i in listed["Items"]] == [(k, k) for k in keys]
+    assert listed["TotalRecordCount"] == 6
+    assert _get(server, items).status_code == 400  # 10.11 wants a user with an API key
+    assert _get(server, f"/Playlists/{'2' * 32}/Items", userId=admin).status_code == 404
+
+    gone = _call(server, "DELETE", items, params={"entryIds": f"{keys[1]},{keys[3]}"})
+    assert (gone.status_code, stored.items) == (204, [keys[0], keys[2], keys[4], keys[5]])
+    playlists = _get(server, "/Items", userId=admin, IncludeItemTypes="Playlist", Recursive="true").json()
+    assert [(p["Id"], p["Type"], p["MediaType"], p["ChildCount"]) for p in playlists["Items"]] == [
+        (playlist_id, "Playlist", "Audio", 4)
+    ]
+    assert _get(server, "/Items", userId=family, IncludeItemTypes="Playlist").json()["Items"] == []
+
+    server.api_key_removes_entries = False  # Jellyfin 10.10
+    try:
+        assert _call(server, "DELETE", items, params={"entryIds": keys[0]}).status_code == 400
+    finally:
+        server.api_key_removes_entries = True
+    assert _call(server, "DELETE", f"/Items/{playlist_id}").status_code == 204
+    assert server.playlists == {}
+    assert _call(server, "DELETE", f"/Items/{playlist_id}").status_code == 404
+    assert {route: n for route, n in server.requests.items() if "Playlists" in route[1]} == {
+        ("POST", "/Playlists"): 2,
+        ("POST", "/Playlists/{id}/Items"): 2,
+        ("GET", "/Playlists/{id}/Items"): 3,
+        ("DELETE", "/Playlists/{id}/Items"): 2,
+    }
+
+
+def test_over_long_request_lines_get_414(server):
+    ids = ",".join(item_id(k) for k in server.library.tracks)  # 300 ids: over 8 KB
+    assert _get(server, "/Items", ids=ids).status_code == 414
+
+
+def test_fail_after_pages_answers_500_to_track_pages_only(server):
+    server.faults.fail_after_pages = 2
+    assert _tracks(server, Limit=10).status_code == 200
+    assert _tracks(server, Limit=10, StartIndex=10).status_code == 200
+    assert _tracks(server, Limit=10, StartIndex=20).status_code == 500
+    assert server.item_pages == 2
+    assert _tracks(server, Limit=0).json()["TotalRecordCount"] == 300  # counts still work
+    server.faults.reset()
+    assert len(_tracks(server, Limit=10, StartIndex=20).json()["Items"]) == 10
+
+
+def test_drop_after_pages_closes_the_connection(server):
+    server.faults.drop_after_pages = 0
+    with pytest.raises(requests.ConnectionError):
+        _tracks(server, Limit=10)
+
+
+def test_malformed_after_pages_sends_broken_json(server):
+    server.faults.malformed_after_pages = 0
+    with pytest.raises(ValueError):
+        _tracks(server, Limit=10).json()
+    assert server.item_pages == 0
+
+
+def test_hang_after_pages_times_the_client_out(server, monkeypatch):
+    monkeypatch.setattr(server.faults, "hang_seconds", 3)
+    server.faults.hang_after_pages = 0
+    query = {"IncludeItemTypes": "Audio", "Recursive": "true", "Limit": 10}
+    started = time.monotonic()
+    with pytest.raises(requests.Timeout):
+        _call(server, "GET", "/Items", params=query, timeout=0.3)
+    assert time.monotonic() - started < 2
+
+
+def test_status_fault_answers_everything_but_public_info(server):
+    server.faults.status = 503
+    assert _get(server, "/Users").status_code == 503
+    assert requests.get(server.url + "/System/Info/Public", timeout=5).status_code == 200
+
+
+def test_changed_server_id_and_users(server, monkeypatch):
+    monkeypatch.setattr(server, "server_id", "e" * 32)
+    assert requests.get(server.url + "/System/Info/Public", timeout=5).json()["Id"] == "e" * 32
+    assert _tracks(server, Limit=1).json()["Items"][0]["ServerId"] == "e" * 32
+    monkeypatch.setattr(server, "users", [FakeUser("Kid"), FakeUser("Boss", is_admin=True)])
+    boss = server.users[1].id
+    assert any(i["UserData"]["IsFavorite"] for i in _tracks(server, userId=boss).json()["Items"])

@@ -1,0 +1,435 @@
+"""The Jellyfin adapter and the sync engine, against the fake Jellyfin over real HTTP."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from library.fakes.jellyfin import FakeJellyfinServer, FakeLibrary, FakeUser, item_id
+from library.fakes.plex import _HttpError
+from library.models import SyncState, Track
+from library.sources import SourceError
+from library.sources.jellyfin import JellyfinSource
+from library.sync import claim, run_sync
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+KEY = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def fake_jellyfin(settings, monkeypatch):
+    """A fake Jellyfin with a small generated library, and a small sync page size."""
+    # The adapter waits before its one retry; tests need not (conftest only patches Plex's).
+    monkeypatch.setattr("library.sources.jellyfin._RETRY_PAUSE", 0)
+    server = FakeJellyfinServer(library=FakeLibrary(tracks=150, seed=7), api_key=KEY)
+    server.faults.hang_seconds = 4
+    with server:
+        settings.SYNC_PAGE_SIZE = 40
+        settings.SYNC_KEY_PAGE_SIZE = 100
+        yield server
+
+
+@pytest.fixture
+def jellyfin(fake_jellyfin):
+    return JellyfinSource(fake_jellyfin.url, KEY, timeout=1)
+
+
+def _dt(epoch):
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _row(lib, t):
+    """The adapter's dict for a track, from the fake's own data (the admin's plays and favourites)."""
+    album, album_artist = lib.albums[t.album_key], lib.artists[t.artist_key].title
+    return {
+        "rating_key": item_id(t.rating_key),
+        "title": t.title,
+        "artist": t.track_artist or album_artist,
+        "album_artist": album_artist,
+        "album": album.title,
+        "album_key": item_id(album.key),
+        "track_number": t.index,
+        "disc_number": t.disc,
+        "duration_ms": t.duration_ms,
+        "year": album.year,
+        "genres": album.genres,
+        "user_rating": 10 if (t.user_rating or 0) >= 8 else None,
+        "play_count": t.view_count,
+        "last_played_at": _dt(t.last_viewed_at) if t.view_count else None,
+        "added_at": _dt(t.added_at),
+        "server_updated_at": _dt(t.updated_at),
+        "album_is_live": False,
+    }
+
+
+def _expected(lib):
+    return {item_id(key): _row(lib, t) for key, t in lib.tracks.items()}
+
+
+def _keys(fake, n):
+    return [item_id(k) for k in list(fake.library.tracks)[:n]]
+
+
+def _contents(fake, playlist_id):
+    return fake.playlists[playlist_id].items
+
+
+def _pages(n, size=40):
+    return -(-n // size)
+
+
+# -- connecting -------------------------------------------------------------------------------
+
+
+def test_connect_acts_for_the_first_administrator_and_finds_the_music_library(jellyfin, fake_jellyfin):
+    fake_jellyfin.users = [
+        FakeUser("Kid"),
+        FakeUser("Gone", is_admin=True, is_disabled=True),
+        FakeUser("Boss", True),
+    ]
+    info = jellyfin.connect()
+    assert (info.server_id, info.server_name, info.library_title) == (
+        fake_jellyfin.server_id,
+        fake_jellyfin.server_name,
+        "Music",
+    )
+    assert jellyfin.request_count == fake_jellyfin.total_requests == 3  # public info, users, views
+    tracks = [t for page in jellyfin.track_pages(200) for t in page]
+    assert any(t["user_rating"] == 10 for t in tracks)  # the Boss's favourites, not the Kid's none
+
+
+@pytest.mark.parametrize(
+    "views, library, title",
+    [
+        ([("Tunes", "music"), ("Movies", "movies")], "", "Tunes"),  # the only music library
+        ([("Tunes", "music"), ("Music", "music")], "", "Music"),
+        ([("Tunes", "music"), ("Music", "music")], " tunes ", "Tunes"),
+    ],
+)
+def test_library_choice(fake_jellyfin, views, library, title):
+    fake_jellyfin.views = views
+    assert JellyfinSource(fake_jellyfin.url, KEY, library=library, timeout=1).connect().library_title == title
+
+
+@pytest.mark.parametrize(
+    "views, library, message",
+    [
+        ([("Tunes", "music"), ("Audiobooks", "music")], "", "Set JELLYFIN_LIBRARY .*'Tunes', 'Audiobooks'"),
+        ([("Music", "music")], "Jazz", "no music library named 'Jazz' .*'Music'"),
+        ([("Movies", "movies")], "", "music libraries: none"),
+    ],
+)
+def test_no_library_to_choose_names_the_choices(fake_jellyfin, views, library, message):
+    fake_jellyfin.views = views
+    with pytest.raises(SourceError, match=message) as exc:
+        JellyfinSource(fake_jellyfin.url, KEY, library=library, timeout=1).connect()
+    assert exc.value.kind == "not_found"
+
+
+def test_a_configured_user_skips_discovery_and_an_unknown_one_is_not_found(fake_jellyfin):
+    source = JellyfinSource(fake_jellyfin.url, KEY, user_id=fake_jellyfin.users[0].id, timeout=1)
+    source.connect()
+    assert fake_jellyfin.requests[("GET", "/Users")] == 0
+    with pytest.raises(SourceError, match="no libraries for user") as exc:
+        JellyfinSource(fake_jellyfin.url, KEY, user_id="9" * 32, timeout=1).connect()
+    assert exc.value.kind == "not_found"
+    fake_jellyfin.users = [FakeUser("Kid")]
+    with pytest.raises(SourceError, match="JELLYFIN_USER_ID") as exc:
+        JellyfinSource(fake_jellyfin.url, KEY, timeout=1).connect()
+    assert exc.value.kind == "not_found"
+
+
+# -- reading tracks ---------------------------------------------------------------------------
+
+
+def test_tracks_map_to_the_cache_columns(jellyfin, fake_jellyfin):
+    jellyfin.connect()
+    jellyfin.prepare(40)  # nothing to do
+    fake_jellyfin.reset_counts()
+    assert jellyfin.count_tracks() == 150
+    pages = list(jellyfin.track_pages(40))
+    assert [len(p) for p in pages] == [40, 40, 40, 30]
+    tracks = {t["rating_key"]: t for page in pages for t in page}
+    assert tracks == _expected(fake_jellyfin.library)
+    # One request per page, plus the count; genres and years came with the tracks.
+    assert jellyfin.request_count - 3 == fake_jellyfin.total_requests == 1 + 4
+    assert fake_jellyfin.item_pages == 4
+    assert sum(t["user_rating"] == 10 for t in tracks.values()) > 10
+
+
+def test_pages_stay_in_a_stable_order_with_new_tracks_last(jellyfin, fake_jellyfin):
+    before = [t["rating_key"] for page in jellyfin.track_pages(40) for t in page]
+    added = fake_jellyfin.library.add_tracks(5)
+    after = [t["rating_key"] for page in jellyfin.track_pages(40) for t in page]
+    assert after[:150] == before and set(after[150:]) == {item_id(k) for k in added}
+
+
+@pytest.mark.parametrize(
+    "fault, value, kind, requests",
+    [
+        ("fail_after_pages", 1, "bad_response", 2),  # 500: retried once
+        ("drop_after_pages", 1, "unreachable", 2),  # a dropped connection: retried once
+        ("hang_after_pages", 1, "timeout", 2),
+        ("malformed_after_pages", 1, "bad_response", 1),  # not retried: it would come back the same
+        ("status", 401, "unauthorized", 1),
+        ("status", 403, "unauthorized", 1),
+        ("status", 404, "not_found", 1),
+        ("status", 400, "bad_response", 1),
+        ("status", 503, "bad_response", 2),
+    ],
+)
+def test_each_fault_becomes_a_source_error(jellyfin, fake_jellyfin, fault, value, kind, requests):
+    jellyfin.connect()
+    before = jellyfin.request_count
+    pages = jellyfin.track_pages(40)
+    if fault != "status":
+        next(pages)
+        before += 1
+    setattr(fake_jellyfin.faults, fault, value)
+    with pytest.raises(SourceError) as exc:
+        next(pages)
+    assert exc.value.kind == kind
+    assert jellyfin.request_count - before == requests
+    assert KEY not in exc.value.message and fake_jellyfin.url.split("//")[1] in exc.value.message
+
+
+def test_an_unreachable_or_keyless_server(fake_jellyfin):
+    with pytest.raises(SourceError, match="JELLYFIN_API_KEY") as exc:
+        JellyfinSource(fake_jellyfin.url, "wrong", timeout=1).connect()
+    assert exc.value.kind == "unauthorized"
+    fake_jellyfin.stop()
+    source = JellyfinSource(fake_jellyfin.url, KEY, timeout=1)
+    with pytest.raises(SourceError) as exc:
+        source.connect()
+    assert (exc.value.kind, source.request_count) == ("unreachable", 2)
+
+
+def test_the_modern_auth_header_is_enough(jellyfin, fake_jellyfin):
+    fake_jellyfin.legacy_auth = False  # as in Jellyfin 12
+    jellyfin.connect()
+    assert jellyfin.count_tracks() == 150
+
+
+# -- playlists --------------------------------------------------------------------------------
+
+
+def test_create_writes_the_tracks_in_order_in_one_request(jellyfin, fake_jellyfin):
+    fake_jellyfin.library.add_tracks(400)
+    keys = _keys(fake_jellyfin, 500)[::-1]
+    saved = jellyfin.save_playlist("Road trip ✈", keys)
+    assert _contents(fake_jellyfin, saved.id) == keys
+    assert fake_jellyfin.playlists[saved.id].name == "Road trip ✈"
+    assert (saved.added, saved.removed) == (500, 0)
+    # users (to act for someone), then the create: the ids travel in the body
+    assert fake_jellyfin.total_requests == saved.requests == 2
+    assert saved.url == f"{fake_jellyfin.url}/web/#/details?id={saved.id}"
+    assert (saved.id, "Road trip ✈", 500) in jellyfin.list_playlists()
+
+
+def test_append_adds_only_what_is_missing_in_url_sized_chunks(jellyfin, fake_jellyfin, monkeypatch):
+    fake_jellyfin.library.add_tracks(400)
+    first = jellyfin.save_playlist("Mix", _keys(fake_jellyfin, 10))
+    monkeypatch.setattr(fake_jellyfin, "max_url_length", 6500)  # an unchunked add would get 414
+    fake_jellyfin.reset_counts()
+    saved = jellyfin.save_playlist("Mix", _keys(fake_jellyfin, 550), mode="append", playlist_id=first.id)
+    assert _contents(fake_jellyfin, first.id) == _keys(fake_jellyfin, 550)
+    assert (saved.added, saved.removed) == (540, 0)
+    adds = fake_jellyfin.requests[("POST", "/Playlists/{id}/Items")]
+    assert adds == 4  # 540 ids, 171 a request
+    assert saved.requests == fake_jellyfin.total_requests == 1 + adds  # read the playlist, then add
+
+
+def test_replace_keeps_the_playlist_and_the_tracks_old_and_new_share(jellyfin, fake_jellyfin):
+    first = jellyfin.save_playlist("Mix", _keys(fake_jellyfin, 20))
+    new = _keys(fake_jellyfin, 30)[10:][::-1]  # half of it was in the playlist already
+    fake_jellyfin.reset_counts()
+    saved = jellyfin.save_playlist("Mix", new, mode="replace", playlist_id=first.id)
+    assert saved.id == first.id
+    assert _contents(fake_jellyfin, first.id) == new
+    assert (saved.added, saved.removed) == (20, 20)
+    assert fake_jellyfin.requests == {
+        ("GET", "/Playlists/{id}/Items"): 1,
+        ("DELETE", "/Playlists/{id}/Items"): 1,  # in bulk
+        ("POST", "/Playlists/{id}/Items"): 1,
+    }
+
+
+def _failing_adds(monkeypatch, fake, after):
+    """Make the fake answer 500 to the two adds after the first `after` (a request and its
+    retry), then recover."""
+    real = fake._post_playlist_items
+    calls = []
+
+    def post(req, guid):
+        calls.append(guid)
+        if after < len(calls) <= after + 2:
+            raise _HttpError(500)
+        return real(req, guid)
+
+    monkeypatch.setattr(fake, "_post_playlist_items", post)
+
+
+def test_failed_append_takes_back_what_it_added(jellyfin, fake_jellyfin, monkeypatch):
+    monkeypatch.setattr("library.sources.jellyfin._MAX_URL_CHARS", 350)  # 10 ids a request
+    first = jellyfin.save_playlist("Mix", _keys(fake_jellyfin, 5))
+    _failing_adds(monkeypatch, fake_jellyfin, after=2)
+    with pytest.raises(SourceError) as exc:
+        jellyfin.save_playlist("Mix", _keys(fake_jellyfin, 100), mode="append", playlist_id=first.id)
+    assert exc.value.kind == "bad_response"
+    assert _contents(fake_jellyfin, first.id) == _keys(fake_jellyfin, 5)
+
+
+def test_failed_replace_puts_the_old_tracks_back(jellyfin, fake_jellyfin, monkeypatch):
+    monkeypatch.setattr("library.sources.jellyfin._MAX_URL_CHARS", 350)
+    old = _keys(fake_jellyfin, 30)[::-1]
+    first = jellyfin.save_playlist("Mix", old)
+    _failing_adds(monkeypatch, fake_jellyfin, after=2)
+    with pytest.raises(SourceError):
+        jellyfin.save_playlist("Mix", _keys(fake_jellyfin, 100), mode="replace", playlist_id=first.id)
+    assert _contents(fake_jellyfin, first.id) == old
+
+
+def test_replace_on_a_server_that_refuses_entry_removal_changes_nothing(jellyfin, fake_jellyfin):
+    first = jellyfin.save_playlist("Mix", _keys(fake_jellyfin, 10))
+    fake_jellyfin.api_key_removes_entries = False  # as Jellyfin 10.10 does
+    with pytest.raises(SourceError, match="do not let an API key remove playlist entries") as exc:
+        jellyfin.save_playlist("Mix", _keys(fake_jellyfin, 20)[5:], mode="replace", playlist_id=first.id)
+    assert exc.value.kind == "bad_response"
+    assert _contents(fake_jellyfin, first.id) == _keys(fake_jellyfin, 10)
+    assert fake_jellyfin.requests[("POST", "/Playlists/{id}/Items")] == 0
+
+
+def test_saving_to_a_missing_playlist_or_an_unreachable_server(jellyfin, fake_jellyfin):
+    with pytest.raises(SourceError) as exc:
+        jellyfin.save_playlist("Mix", _keys(fake_jellyfin, 3), mode="append", playlist_id="7" * 32)
+    assert exc.value.kind == "not_found"
+    fake_jellyfin.stop()
+    with pytest.raises(SourceError) as exc:
+        jellyfin.save_playlist("Mix", ["1"])
+    assert exc.value.kind == "unreachable"
+
+
+# -- the sync engine --------------------------------------------------------------------------
+
+
+def _sync(fake, full=False):
+    adapter = JellyfinSource(fake.url, KEY, timeout=1)
+    return run_sync("jellyfin", claim("jellyfin"), adapter=adapter, full=full)
+
+
+def _cached():
+    columns = [
+        f.column for f in Track._meta.concrete_fields if f.column not in ("id", "source", "updated_at")
+    ]
+    return {t["rating_key"]: t for t in Track.objects.filter(source="jellyfin").values(*columns)}
+
+
+def _expected_rows(lib):
+    """What the cache should hold: the adapter's dicts, with is_live decided by the engine."""
+    rows = {}
+    for key, t in lib.tracks.items():
+        row = _row(lib, t)
+        del row["album_is_live"]
+        rows[item_id(key)] = row | {"is_live": t.truth_live}
+    return rows
+
+
+def test_full_sync_caches_every_track_as_jellyfin_has_it(fake_jellyfin):
+    result = _sync(fake_jellyfin)
+    assert (result.track_count, result.added, result.updated, result.removed) == (150, 150, 0, 0)
+    assert _cached() == _expected_rows(fake_jellyfin.library)
+    # public info, users, views, the count before and after, and one request per page
+    assert result.requests == fake_jellyfin.total_requests == 5 + _pages(150)
+    state = SyncState.objects.get(source="jellyfin")
+    assert (state.server_id, state.library_title, state.track_count) == (
+        fake_jellyfin.server_id,
+        "Music",
+        150,
+    )
+    assert not state.is_syncing and state.error == ""
+
+
+def test_resync_applies_added_removed_and_changed_tracks(fake_jellyfin):
+    _sync(fake_jellyfin)
+    lib = fake_jellyfin.library
+    added = set(lib.add_tracks(7))
+    removed = set(lib.remove_tracks(5))
+    changed = set(lib.change_tracks(4))
+    result = _sync(fake_jellyfin)
+    assert (result.added, result.removed) == (len(added - removed), len(removed - added))
+    assert result.updated >= len(changed - removed - added)
+    assert _cached() == _expected_rows(lib)
+
+
+def test_a_failed_sync_keeps_the_previous_tracks(fake_jellyfin):
+    _sync(fake_jellyfin)
+    before = _cached()
+    fake_jellyfin.library.remove_tracks(10)
+    fake_jellyfin.reset_counts()
+    fake_jellyfin.faults.fail_after_pages = 2
+    with pytest.raises(SourceError):
+        _sync(fake_jellyfin)
+    assert _cached() == before
+    state = SyncState.objects.get(source="jellyfin")
+    assert (state.phase, state.error_kind, state.track_count) == ("failed", "bad_response", 150)
+    assert KEY not in state.error
+
+
+def test_a_different_server_replaces_the_cache(fake_jellyfin):
+    _sync(fake_jellyfin)
+    fake_jellyfin.server_id = "e" * 32
+    result = _sync(fake_jellyfin)
+    assert result.server_changed and result.removed == 150 and result.added == 150
+    assert "Jellyfin server changed" in SyncState.objects.get(source="jellyfin").notice
+
+
+@pytest.fixture
+def synced(fake_jellyfin):
+    """The fake, once synced; later changes get later dates than that sync saw, as in life."""
+    _sync(fake_jellyfin)
+    clock = iter(range(2_000_000_000, 3_000_000_000, 10))
+    fake_jellyfin.library.clock = lambda: next(clock)
+    fake_jellyfin.reset_counts()
+    return fake_jellyfin
+
+
+def _full_sync_rows(fake):
+    """What a full sync makes of the library as it is now."""
+    Track.objects.filter(source="jellyfin").delete()
+    SyncState.objects.filter(source="jellyfin").update(track_count=0)
+    _sync(fake, full=True)
+    return _cached()
+
+
+def test_second_sync_is_incremental_and_equals_a_full_sync(synced):
+    lib = synced.library
+    added = set(lib.add_tracks(6))
+    removed = set(lib.remove_tracks(4))
+    lib.change_tracks(5)
+    result = _sync(synced)
+    assert result.mode == "incremental"
+    assert (result.added, result.removed) == (len(added - removed), len(removed - added))
+    assert _cached() == _full_sync_rows(synced)
+
+
+def test_an_unchanged_library_costs_a_few_requests(synced):
+    result = _sync(synced)
+    assert (result.mode, result.added, result.updated, result.removed) == ("incremental", 0, 0, 0)
+    # public info, users, views, two counts, saved since, played since, favourites, two key pages
+    assert result.requests == synced.total_requests == 10
+
+
+def test_favourites_and_plays_are_caught_though_date_last_saved_does_not_move(synced):
+    lib = synced.library
+    tracks = list(lib.tracks.values())
+    fresh = next(t for t in tracks if t.user_rating is None and not t.view_count)
+    fresh.user_rating, fresh.view_count, fresh.last_viewed_at = 9.0, 1, int(lib.clock())
+    dropped = next(t for t in tracks if (t.user_rating or 0) >= 8)
+    dropped.user_rating = None
+    assert _sync(synced).mode == "incremental"
+    row = Track.objects.get(rating_key=item_id(fresh.rating_key))
+    assert (row.user_rating, row.play_count, row.last_played_at) == (10, 1, _dt(fresh.last_viewed_at))
+    # No listing shows a track that stopped being a favourite: a full sync catches it.
+    assert Track.objects.get(rating_key=item_id(dropped.rating_key)).user_rating == 10
+    _sync(synced, full=True)
+    assert Track.objects.get(rating_key=item_id(dropped.rating_key)).user_rating is None
