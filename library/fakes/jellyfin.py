@@ -22,20 +22,19 @@ Standard library only; no Django.
 
 import json
 import re
-import threading
 import traceback
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from operator import attrgetter
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from .plexdata import EPOCH, FakeLibrary
+
 # The same switches, error and HTTP plumbing as the fake Plex (whose handler also turns
 # Nagle off); only the routes and the wire format differ.
-from .plex import Faults, _HttpError, _HTTPServer
-from .plexdata import EPOCH, FakeLibrary
+from .server import FakeServer, Faults, _HttpError
 
 __all__ = ["FakeJellyfinServer", "FakeLibrary", "FakePlaylist", "FakeUser", "Faults", "item_id"]
 
@@ -87,16 +86,16 @@ class FakePlaylist:
     items: list[str] = field(default_factory=list)
 
 
-class FakeJellyfinServer:
+class FakeJellyfinServer(FakeServer):
     """A Jellyfin server on a real port, served from daemon threads: start()/stop(), or `with`.
 
-    For assertions: `requests` counts (method, route pattern), never the key; `item_pages`
+    For assertions: `requests` counts (method, route pattern), never the key; `track_pages`
     counts successful track pages; `playlists` holds what clients made. Flip `faults` to
     misbehave; set `server_id` to become a different server. `users` and `views` may be
     replaced; the tracks live in the first music view.
     """
 
-    max_url_length = 8192  # Kestrel's request-line limit: longer lines get 414
+    thread_name = "fakejellyfin"
     legacy_auth = True  # X-Emby-Token, X-Emby-Authorization, ?api_key=: on in 10.x, off in 12
     # Jellyfin 10.10 (and, by reports, some 10.11 releases) answers DELETE
     # /Playlists/{id}/Items with 400 for an API key: it looks for a calling user
@@ -112,59 +111,13 @@ class FakeJellyfinServer:
         server_id="477c21e2a4fc54f69db09a79a159f6e9",
         library_title="Music",
     ):
-        self.library = library or FakeLibrary()
+        super().__init__(library or FakeLibrary(), host, port)
         self.api_key = api_key
-        self.host = host
-        self.port = port
         self.server_id = server_id
         self.server_name = "MediaSage Fake Jellyfin"
         self.users = [FakeUser("Admin", is_admin=True), FakeUser("Family")]
         self.views = [(library_title, "music"), ("Movies", "movies")]
-        self.faults = Faults()
         self.playlists: dict[str, FakePlaylist] = {}
-        self.requests = Counter()
-        self.item_pages = 0
-        self.total_requests = 0
-        self._count_lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._httpd = None
-        self._thread = None
-
-    @property
-    def url(self):
-        return f"http://{self.host}:{self.port}"
-
-    def start(self):
-        self._stopping.clear()
-        self._httpd = _HTTPServer((self.host, self.port), self)
-        self.port = self._httpd.server_address[1]  # a restart keeps the same URL
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fakejellyfin", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._httpd is None:
-            return
-        self._stopping.set()  # wakes hanging handlers
-        self._httpd.shutdown()
-        self._httpd.close_connections()  # or keep-alive clients would still be served
-        self._httpd.server_close()
-        self._thread.join()
-        self._httpd = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def reset_counts(self):
-        with self._count_lock:
-            self.requests.clear()
-            self.item_pages = 0
-            self.total_requests = 0
 
     # -- request handling -----------------------------------------------------------------------
 
@@ -174,11 +127,8 @@ class FakeJellyfinServer:
         body = handler.rfile.read(length) if length else b""
         parts = urlsplit(handler.path)
         route, method, args = _route(handler.command, parts.path.rstrip("/") or "/")
-        with self._count_lock:
-            self.requests[(handler.command, route)] += 1
-            self.total_requests += 1
-
-        if len(handler.raw_requestline.rstrip(b"\r\n")) > self.max_url_length:
+        self._count(handler.command, route)
+        if self._too_long(handler):
             return _send(handler, 414)
         req = _Request(handler.headers, parts.query, body)
         if route != "/System/Info/Public":
@@ -193,8 +143,7 @@ class FakeJellyfinServer:
         fault = self._page_fault() if page else None
         if fault == "fail":
             return _send(handler, 500)
-        if fault == "drop" or (fault == "hang" and self._stopping.wait(self.faults.hang_seconds)):
-            handler.close_connection = True
+        if self._dropped_or_hung(handler, fault):
             return None
         try:
             with self.library.lock:
@@ -212,15 +161,8 @@ class FakeJellyfinServer:
             data = data[: len(data) // 2]
         elif page:
             with self._count_lock:
-                self.item_pages += 1
+                self.track_pages += 1
         return _send(handler, 200, data)
-
-    def _page_fault(self):
-        for name in ("fail", "drop", "malformed", "hang"):
-            after = getattr(self.faults, f"{name}_after_pages")
-            if after is not None and self.item_pages >= after:
-                return name
-        return None
 
     def _token(self, req):
         """The API key where Jellyfin looks: the Authorization header, then the legacy

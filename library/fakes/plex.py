@@ -12,23 +12,18 @@ switchable faults (errors, hangs, dropped connections, malformed pages) for the 
 Standard library only; no Django.
 """
 
-import contextlib
 import itertools
 import json
 import re
-import socket
-import socketserver
-import threading
 import time
 import traceback
 import uuid
-from collections import Counter
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from operator import attrgetter
 from urllib.parse import parse_qsl, urlsplit
 
 from .plexdata import EPOCH, FakeLibrary
+from .server import FakeServer, Faults, _HttpError
 
 __all__ = ["FakeLibrary", "FakePlaylist", "FakePlexServer", "Faults"]
 
@@ -57,28 +52,8 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mon": 30 * 86
 _PLAYLIST_URI = re.compile(r"server://([^/]+)/com\.plexapp\.plugins\.library/library/metadata/([\d,]*)")
 
 
-class _HttpError(Exception):
-    def __init__(self, status):
-        self.status = status
-
-
 def _compare(value, op, limit):
     return value is not None and (value > limit if op == ">>" else value < limit)
-
-
-class Faults:
-    """Fault switches, all off by default; tests may flip them at any time."""
-
-    def __init__(self):
-        self.hang_seconds = 120  # a setting, not a switch: reset() keeps it
-        self.reset()
-
-    def reset(self):
-        self.fail_after_pages = None  # then 500 on every further track page
-        self.hang_after_pages = None  # then further track pages wait hang_seconds first
-        self.drop_after_pages = None  # then close the connection without a response
-        self.malformed_after_pages = None  # then 200 with truncated XML
-        self.status = None  # answer every request but /identity with this status
 
 
 class FakePlaylist:
@@ -95,7 +70,7 @@ class FakePlaylist:
         return [key for _, key in self.entries]
 
 
-class FakePlexServer:
+class FakePlexServer(FakeServer):
     """A Plex server on a real port, served from daemon threads: start()/stop(), or `with`.
 
     For assertions: `requests` counts (method, route pattern), never the token;
@@ -104,7 +79,7 @@ class FakePlexServer:
     Request lines longer than `max_url_length` get 414, as real servers do.
     """
 
-    max_url_length = 8192
+    thread_name = "fakeplex"
 
     def __init__(
         self,
@@ -115,59 +90,13 @@ class FakePlexServer:
         machine_identifier="fakeplex-0001",
         section_title="Music",
     ):
-        self.library = library or FakeLibrary()
+        super().__init__(library or FakeLibrary(), host, port)
         self.token = token
-        self.host = host
-        self.port = port
         self.machine_identifier = machine_identifier
         self.section_title = section_title
         self.friendly_name = "MediaSage Fake Plex"
-        self.faults = Faults()
         self.playlists: dict[int, FakePlaylist] = {}
-        self.requests = Counter()
-        self.track_pages = 0
-        self.total_requests = 0
         self._next_item_id = 1001
-        self._count_lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._httpd = None
-        self._thread = None
-
-    @property
-    def url(self):
-        return f"http://{self.host}:{self.port}"
-
-    def start(self):
-        self._stopping.clear()
-        self._httpd = _HTTPServer((self.host, self.port), self)
-        self.port = self._httpd.server_address[1]  # a restart keeps the same URL
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fakeplex", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._httpd is None:
-            return
-        self._stopping.set()  # wakes hanging handlers
-        self._httpd.shutdown()
-        self._httpd.close_connections()  # or keep-alive clients would still be served
-        self._httpd.server_close()
-        self._thread.join()
-        self._httpd = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def reset_counts(self):
-        with self._count_lock:
-            self.requests.clear()
-            self.track_pages = 0
-            self.total_requests = 0
 
     # -- request handling -----------------------------------------------------------------------
 
@@ -179,11 +108,8 @@ class FakePlexServer:
         path = parts.path.rstrip("/") or "/"
         req = _Request(handler, dict(parse_qsl(parts.query, keep_blank_values=True)))
         route, method, args = _route(handler.command, path)
-        with self._count_lock:
-            self.requests[(handler.command, route)] += 1
-            self.total_requests += 1
-
-        if len(handler.raw_requestline.rstrip(b"\r\n")) > self.max_url_length:
+        self._count(handler.command, route)
+        if self._too_long(handler):
             return _send_error(handler, 414)
         if route != "/identity":
             if self.faults.status:
@@ -202,8 +128,7 @@ class FakePlexServer:
             fault = self._page_fault() if page else None
             if fault == "fail":
                 return _send_error(handler, 500)
-            if fault == "drop" or (fault == "hang" and self._stopping.wait(self.faults.hang_seconds)):
-                handler.close_connection = True
+            if self._dropped_or_hung(handler, fault):
                 return None
             with self.library.lock:  # held while rendering too: items are rendered as they stream
                 body, content_type = _render(getattr(self, method)(req, *args), req.wants_json)
@@ -219,14 +144,6 @@ class FakePlexServer:
             with self._count_lock:
                 self.track_pages += 1
         return _send(handler, 200, body, content_type)
-
-    def _page_fault(self):
-        faults, pages = self.faults, self.track_pages
-        for name in ("fail", "drop", "malformed", "hang"):
-            after = getattr(faults, f"{name}_after_pages")
-            if after is not None and pages >= after:
-                return name
-        return None
 
     # -- routes (see _ROUTES); each returns a MediaContainer element or None for an empty 200 ----
 
@@ -698,49 +615,6 @@ class _Request:
         if not self._excluded_fields:
             return attrs
         return [a for a in attrs if a[0] not in self._excluded_fields]
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    def __init__(self, address, fake):
-        self.fake = fake
-        self.connections = set()
-        super().__init__(address, _Handler)
-
-    def server_bind(self):
-        # HTTPServer.server_bind looks up the host's FQDN, which can stall on a slow resolver.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-    def process_request(self, request, client_address):
-        self.connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request):
-        self.connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self):
-        for sock in list(self.connections):
-            with contextlib.suppress(OSError):  # already closed
-                sock.shutdown(socket.SHUT_RDWR)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, like Plex
-    # Headers and body go out in two writes; with Nagle on, the body waits for
-    # the client's delayed ACK and every response costs an extra 40 ms.
-    disable_nagle_algorithm = True
-
-    def do_GET(self):
-        try:
-            self.server.fake._serve(self)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client gave up (a timeout, say)
-
-    do_POST = do_PUT = do_DELETE = do_GET
-
-    def log_message(self, *args):
-        pass  # quiet: server.requests counts what was asked
 
 
 # Route patterns double as the keys of server.requests; {id} and {ids} match digits.

@@ -136,7 +136,7 @@ def test_paging_sorting_and_parents(server):
     page = _tracks(server, SortBy="SortName", StartIndex=100, Limit=50).json()
     assert ([i["Id"] for i in page["Items"]], page["StartIndex"]) == (every[100:150], 100)
     assert _tracks(server, Limit=0).json() == {"Items": [], "TotalRecordCount": 300, "StartIndex": 0}
-    assert server.item_pages == 1  # a count is not a page
+    assert server.track_pages == 1  # a count is not a page
 
     # Audio sort names lead with disc and track number, so SortName is not a unique order.
     names = [
@@ -283,7 +283,7 @@ def test_fail_after_pages_answers_500_to_track_pages_only(server):
     assert _tracks(server, Limit=10).status_code == 200
     assert _tracks(server, Limit=10, StartIndex=10).status_code == 200
     assert _tracks(server, Limit=10, StartIndex=20).status_code == 500
-    assert server.item_pages == 2
+    assert server.track_pages == 2
     assert _tracks(server, Limit=0).json()["TotalRecordCount"] == 300  # counts still work
     server.faults.reset()
     assert len(_tracks(server, Limit=10, StartIndex=20).json()["Items"]) == 10
@@ -299,7 +299,7 @@ def test_malformed_after_pages_sends_broken_json(server):
     server.faults.malformed_after_pages = 0
     with pytest.raises(ValueError):
         _tracks(server, Limit=10).json()
-    assert server.item_pages == 0
+    assert server.track_pages == 0
 
 
 def test_hang_after_pages_times_the_client_out(server, monkeypatch):

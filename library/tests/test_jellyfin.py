@@ -153,7 +153,7 @@ def test_tracks_map_to_the_cache_columns(jellyfin, fake_jellyfin):
     assert tracks == _expected(fake_jellyfin.library)
     # One request per page, plus the count; genres and years came with the tracks.
     assert jellyfin.request_count - 3 == fake_jellyfin.total_requests == 1 + 4
-    assert fake_jellyfin.item_pages == 4
+    assert fake_jellyfin.track_pages == 4
     assert sum(t["user_rating"] == 10 for t in tracks.values()) > 10
 
 
