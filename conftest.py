@@ -17,6 +17,27 @@ def _no_retry_pause(monkeypatch):
 
 
 @pytest.fixture
+def fake_jellyfin(settings, monkeypatch):
+    """A fake Jellyfin with a small generated library, and settings pointing at it."""
+    from library.fakes.jellyfin import FakeJellyfinServer, FakeLibrary
+
+    monkeypatch.setattr("library.sources.jellyfin._RETRY_PAUSE", 0)
+    server = FakeJellyfinServer(
+        library=FakeLibrary(tracks=150, seed=7), api_key="0123456789abcdef0123456789abcdef"
+    )
+    server.faults.hang_seconds = 4
+    with server:
+        settings.JELLYFIN_URL = server.url
+        settings.JELLYFIN_API_KEY = server.api_key
+        settings.JELLYFIN_USER_ID = ""
+        settings.JELLYFIN_LIBRARY = ""
+        settings.JELLYFIN_TIMEOUT = 1
+        settings.SYNC_PAGE_SIZE = 40
+        settings.SYNC_KEY_PAGE_SIZE = 100
+        yield server
+
+
+@pytest.fixture
 def plex_factory():
     """make(tracks, seed, token): a started fake Plex with a generated library."""
     from library.fakes.plex import FakeLibrary, FakePlexServer

@@ -78,8 +78,8 @@ DEBUG = _env_bool("DEBUG")
 ALLOWED_HOSTS = [h.strip() for h in _env("ALLOWED_HOSTS", "*").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in _env("CSRF_TRUSTED_ORIGINS").split(",") if o.strip()]
 
-# Media server. With PLEX_URL unset, `make run` starts the fake Plex as a demo
-# library and points these at it.
+# Media servers: Plex, Jellyfin, or both. With neither set, `make run` starts
+# the fake Plex as a demo library and points these at it.
 PLEX_URL = _env_url("PLEX_URL")
 PLEX_TOKEN = _env("PLEX_TOKEN")
 if PLEX_URL and not PLEX_TOKEN:
@@ -89,6 +89,18 @@ if PLEX_URL and not PLEX_TOKEN:
     )
 PLEX_LIBRARY = _env("PLEX_LIBRARY")
 PLEX_TIMEOUT = _env_int("PLEX_TIMEOUT", 30, minimum=1)
+
+JELLYFIN_URL = _env_url("JELLYFIN_URL")
+JELLYFIN_API_KEY = _env("JELLYFIN_API_KEY")
+if JELLYFIN_URL and not JELLYFIN_API_KEY:
+    raise ImproperlyConfigured(
+        "JELLYFIN_API_KEY is not set: JELLYFIN_URL is set, and Jellyfin needs an API key "
+        "(Dashboard > API Keys)"
+    )
+# Empty: the first administrator. Playlists belong to this user.
+JELLYFIN_USER_ID = _env("JELLYFIN_USER_ID")
+JELLYFIN_LIBRARY = _env("JELLYFIN_LIBRARY")
+JELLYFIN_TIMEOUT = _env_int("JELLYFIN_TIMEOUT", 30, minimum=1)
 DEMO_MODE = _env_bool("MEDIASAGE_DEMO")
 
 SYNC_PAGE_SIZE = _env_int("SYNC_PAGE_SIZE", 1000, minimum=1)

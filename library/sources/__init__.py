@@ -39,7 +39,7 @@ class ServerInfo:
 
 def configured_sources():
     """Names of the media servers the settings configure, in display order."""
-    return ["plex"] if settings.PLEX_URL else []
+    return [name for name, url in (("plex", settings.PLEX_URL), ("jellyfin", settings.JELLYFIN_URL)) if url]
 
 
 def get_source(name):
@@ -51,5 +51,15 @@ def get_source(name):
             settings.PLEX_TOKEN,
             library=settings.PLEX_LIBRARY,
             timeout=settings.PLEX_TIMEOUT,
+        )
+    if name == "jellyfin":
+        from library.sources.jellyfin import JellyfinSource
+
+        return JellyfinSource(
+            settings.JELLYFIN_URL,
+            settings.JELLYFIN_API_KEY,
+            user_id=settings.JELLYFIN_USER_ID,
+            library=settings.JELLYFIN_LIBRARY,
+            timeout=settings.JELLYFIN_TIMEOUT,
         )
     raise ValueError(f"unknown media server {name!r}")

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from library.fakes.jellyfin import FakeJellyfinServer, FakeLibrary, FakeUser, item_id
-from library.fakes.plex import _HttpError
+from library.fakes.jellyfin import FakeUser, item_id
+from library.fakes.server import _HttpError
 from library.models import SyncState, Track
 from library.sources import SourceError
 from library.sources.jellyfin import JellyfinSource
@@ -13,25 +13,10 @@ from library.sync import claim, run_sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-KEY = "0123456789abcdef0123456789abcdef"
-
-
-@pytest.fixture
-def fake_jellyfin(settings, monkeypatch):
-    """A fake Jellyfin with a small generated library, and a small sync page size."""
-    # The adapter waits before its one retry; tests need not (conftest only patches Plex's).
-    monkeypatch.setattr("library.sources.jellyfin._RETRY_PAUSE", 0)
-    server = FakeJellyfinServer(library=FakeLibrary(tracks=150, seed=7), api_key=KEY)
-    server.faults.hang_seconds = 4
-    with server:
-        settings.SYNC_PAGE_SIZE = 40
-        settings.SYNC_KEY_PAGE_SIZE = 100
-        yield server
-
 
 @pytest.fixture
 def jellyfin(fake_jellyfin):
-    return JellyfinSource(fake_jellyfin.url, KEY, timeout=1)
+    return JellyfinSource(fake_jellyfin.url, fake_jellyfin.api_key, timeout=1)
 
 
 def _dt(epoch):
@@ -108,7 +93,12 @@ def test_connect_acts_for_the_first_administrator_and_finds_the_music_library(je
 )
 def test_library_choice(fake_jellyfin, views, library, title):
     fake_jellyfin.views = views
-    assert JellyfinSource(fake_jellyfin.url, KEY, library=library, timeout=1).connect().library_title == title
+    assert (
+        JellyfinSource(fake_jellyfin.url, fake_jellyfin.api_key, library=library, timeout=1)
+        .connect()
+        .library_title
+        == title
+    )
 
 
 @pytest.mark.parametrize(
@@ -122,20 +112,22 @@ def test_library_choice(fake_jellyfin, views, library, title):
 def test_no_library_to_choose_names_the_choices(fake_jellyfin, views, library, message):
     fake_jellyfin.views = views
     with pytest.raises(SourceError, match=message) as exc:
-        JellyfinSource(fake_jellyfin.url, KEY, library=library, timeout=1).connect()
+        JellyfinSource(fake_jellyfin.url, fake_jellyfin.api_key, library=library, timeout=1).connect()
     assert exc.value.kind == "not_found"
 
 
 def test_a_configured_user_skips_discovery_and_an_unknown_one_is_not_found(fake_jellyfin):
-    source = JellyfinSource(fake_jellyfin.url, KEY, user_id=fake_jellyfin.users[0].id, timeout=1)
+    source = JellyfinSource(
+        fake_jellyfin.url, fake_jellyfin.api_key, user_id=fake_jellyfin.users[0].id, timeout=1
+    )
     source.connect()
     assert fake_jellyfin.requests[("GET", "/Users")] == 0
     with pytest.raises(SourceError, match="no libraries for user") as exc:
-        JellyfinSource(fake_jellyfin.url, KEY, user_id="9" * 32, timeout=1).connect()
+        JellyfinSource(fake_jellyfin.url, fake_jellyfin.api_key, user_id="9" * 32, timeout=1).connect()
     assert exc.value.kind == "not_found"
     fake_jellyfin.users = [FakeUser("Kid")]
     with pytest.raises(SourceError, match="JELLYFIN_USER_ID") as exc:
-        JellyfinSource(fake_jellyfin.url, KEY, timeout=1).connect()
+        JellyfinSource(fake_jellyfin.url, fake_jellyfin.api_key, timeout=1).connect()
     assert exc.value.kind == "not_found"
 
 
@@ -190,7 +182,10 @@ def test_each_fault_becomes_a_source_error(jellyfin, fake_jellyfin, fault, value
         next(pages)
     assert exc.value.kind == kind
     assert jellyfin.request_count - before == requests
-    assert KEY not in exc.value.message and fake_jellyfin.url.split("//")[1] in exc.value.message
+    assert (
+        fake_jellyfin.api_key not in exc.value.message
+        and fake_jellyfin.url.split("//")[1] in exc.value.message
+    )
 
 
 def test_an_unreachable_or_keyless_server(fake_jellyfin):
@@ -198,7 +193,7 @@ def test_an_unreachable_or_keyless_server(fake_jellyfin):
         JellyfinSource(fake_jellyfin.url, "wrong", timeout=1).connect()
     assert exc.value.kind == "unauthorized"
     fake_jellyfin.stop()
-    source = JellyfinSource(fake_jellyfin.url, KEY, timeout=1)
+    source = JellyfinSource(fake_jellyfin.url, fake_jellyfin.api_key, timeout=1)
     with pytest.raises(SourceError) as exc:
         source.connect()
     assert (exc.value.kind, source.request_count) == ("unreachable", 2)
@@ -313,7 +308,7 @@ def test_saving_to_a_missing_playlist_or_an_unreachable_server(jellyfin, fake_je
 
 
 def _sync(fake, full=False):
-    adapter = JellyfinSource(fake.url, KEY, timeout=1)
+    adapter = JellyfinSource(fake.url, fake.api_key, timeout=1)
     return run_sync("jellyfin", claim("jellyfin"), adapter=adapter, full=full)
 
 
@@ -372,7 +367,7 @@ def test_a_failed_sync_keeps_the_previous_tracks(fake_jellyfin):
     assert _cached() == before
     state = SyncState.objects.get(source="jellyfin")
     assert (state.phase, state.error_kind, state.track_count) == ("failed", "bad_response", 150)
-    assert KEY not in state.error
+    assert fake_jellyfin.api_key not in state.error
 
 
 def test_a_different_server_replaces_the_cache(fake_jellyfin):

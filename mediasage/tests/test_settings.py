@@ -37,6 +37,16 @@ def test_plex_url_without_token_names_the_token_variable(tmp_path):
     assert "PLEX_TOKEN is not set" in result.stderr
 
 
+def test_jellyfin_url_without_api_key_names_the_key_variable(tmp_path):
+    result = _manage(tmp_path, "check", JELLYFIN_URL="http://nas:8096")
+    assert result.returncode != 0
+    assert "JELLYFIN_API_KEY is not set" in result.stderr
+    assert (
+        "JELLYFIN_URL must be"
+        in _manage(tmp_path, "check", JELLYFIN_URL="nas:8096", JELLYFIN_API_KEY="k").stderr
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
