@@ -48,6 +48,11 @@ def _env_url(name):
     if not value:
         return ""
     parsed = urlparse(value)
+    # Checked first, so the error never echoes a token pasted into the URL.
+    if parsed.query or parsed.fragment:
+        raise ImproperlyConfigured(
+            f"{name} must be the server's address only, without ?… (put a token in its own variable)"
+        )
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ImproperlyConfigured(
             f"{name} must be an http:// or https:// URL such as http://192.168.1.10:32400, not {value!r}"

@@ -77,6 +77,12 @@ class PlexSource:
                 )
                 if not status.startswith("5"):
                     raise error from None
+            except requests.exceptions.SSLError:
+                raise SourceError(
+                    "unreachable",
+                    f"Plex at {self._where} failed the HTTPS certificate check. Use its plex.direct "
+                    "address, or http:// on your own network.",
+                ) from None
             except requests.Timeout:
                 error = SourceError(
                     "timeout",
