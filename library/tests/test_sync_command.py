@@ -35,3 +35,11 @@ def test_sync_command_refuses_while_another_sync_runs(fake_plex):
     claim("plex")
     with pytest.raises(CommandError, match="already running"):
         call_command("sync")
+
+
+def test_sync_command_is_incremental_after_the_first_and_full_when_asked(fake_plex, capsys):
+    call_command("sync")
+    call_command("sync")
+    assert "(incremental sync)" in capsys.readouterr().out
+    call_command("sync", "--full")
+    assert "(full sync)" in capsys.readouterr().out

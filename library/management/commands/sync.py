@@ -27,6 +27,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--source", choices=["plex", "jellyfin"], help="which server (default: every one)"
         )
+        parser.add_argument(
+            "--full", action="store_true", help="read the whole library, not only what changed"
+        )
 
     def handle(self, *args, if_stale=False, source=None, full=False, **options):
         sources = [source] if source else configured_sources()
