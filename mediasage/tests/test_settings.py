@@ -32,7 +32,8 @@ def test_bad_plex_url_names_the_variable(tmp_path, url):
 
 
 def test_a_token_pasted_into_the_url_is_refused_without_echoing_it(tmp_path):
-    result = _manage(tmp_path, "check", PLEX_URL="http://nas:32400/?X-Plex-Token=abc123secret", PLEX_TOKEN="t")
+    url = "http://nas:32400/?X-Plex-Token=abc123secret"
+    result = _manage(tmp_path, "check", PLEX_URL=url, PLEX_TOKEN="t")
     assert result.returncode != 0
     assert "PLEX_URL must be the server's address only" in result.stderr
     assert "abc123secret" not in result.stderr
