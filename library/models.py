@@ -46,6 +46,9 @@ class Track(TrackFields):
             models.UniqueConstraint(fields=["source", "rating_key"], name="track_source_key_unique"),
         ]
         indexes = [
+            # The playlist builder reads a source's ids in id order: this index
+            # holds them so, with no sort.
+            models.Index(fields=["source"]),
             models.Index(fields=["artist"]),
             models.Index(fields=["year"]),
             models.Index(fields=["is_live"]),

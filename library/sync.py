@@ -11,6 +11,7 @@ leaves the cache as it was, readers never see half a library, and no write
 transaction is ever held across a network call.
 """
 
+import json
 import logging
 import threading
 import time
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
@@ -118,6 +119,7 @@ class _Run:
         self.run_id = run_id
         self.on_progress = on_progress or (lambda state: None)
         self.started = time.monotonic()
+        self.staged = 0
 
     def _update(self, **fields):
         """Write progress; fails if another process has claimed the sync since."""
@@ -129,6 +131,8 @@ class _Run:
     def _full(self, adapter, total):
         """Stage the whole library. Returns (None, tracks read): the staged
         tracks are the library."""
+        self._update(phase="albums")
+        adapter.prepare(settings.SYNC_PAGE_SIZE)
         self._update(phase="tracks", current=0)
         staged = 0
         for page in adapter.track_pages(settings.SYNC_PAGE_SIZE):
@@ -172,8 +176,7 @@ class _Run:
             )
 
         total = adapter.count_tracks()
-        self._update(phase="albums", total=total, server_reachable=True)
-        adapter.prepare(settings.SYNC_PAGE_SIZE)
+        self._update(total=total, server_reachable=True)
 
         self.clear_staging()
         since = None if (full or server_changed) else _since(state)
@@ -244,15 +247,20 @@ class _Run:
         )
 
     def _stage(self, page):
+        """Stage a page; returns how many tracks are staged in all. One
+        executemany per page: building model instances for bulk_create was half
+        of a sync's CPU time."""
         rows = []
         for track in page:
+            track = {**track, "source": self.source}
             album_is_live = track.pop("album_is_live", False)
             track["is_live"] = is_live(track["title"], track["album"], album_is_live)
-            rows.append(StagedTrack(source=self.source, **track))
-        with transaction.atomic():
+            rows.append([prep(track[name]) if prep else track[name] for name, prep in _STAGE_PREP])
+        with transaction.atomic(), connection.cursor() as cur:
             # A track listed twice (pages shifting under us) is staged once.
-            StagedTrack.objects.bulk_create(rows, ignore_conflicts=True)
-        return StagedTrack.objects.filter(source=self.source).count()
+            cur.executemany(_STAGE_SQL, rows)
+            self.staged += cur.rowcount
+        return self.staged
 
     def fail(self, kind, message, reachable=True):
         log.error("%s sync failed (%s): %s", self.source, kind, message)
@@ -271,6 +279,7 @@ class _Run:
             log.exception("could not record the sync failure")
 
     def clear_staging(self):
+        self.staged = 0
         try:
             with transaction.atomic():
                 StagedTrack.objects.filter(source=self.source).delete()
@@ -298,8 +307,27 @@ def _since(state):
     return int(newest.timestamp()) - (state.sync_duration_ms or 0) // 1000 - 60
 
 
-_COLUMNS = [f.column for f in StagedTrack._meta.concrete_fields if not f.primary_key]
+_FIELDS = [f for f in StagedTrack._meta.concrete_fields if not f.primary_key]
+_COLUMNS = [f.column for f in _FIELDS]
 _DATA_COLUMNS = [c for c in _COLUMNS if c not in ("source", "rating_key")]
+
+
+def _prep(field):
+    """How a value of this field is written, as the ORM would write it."""
+    if isinstance(field, models.JSONField):
+        return json.dumps
+    if isinstance(field, models.DateTimeField):
+        return connection.ops.adapt_datetimefield_value
+    if isinstance(field, models.BooleanField):
+        return int
+    return None
+
+
+_STAGE_PREP = [(f.name, _prep(f)) for f in _FIELDS]
+_STAGE_SQL = (
+    f"INSERT OR IGNORE INTO {StagedTrack._meta.db_table} ({', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
+)
 
 
 def _merge(source, run_id, wipe, remove, present=None):

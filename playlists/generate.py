@@ -21,7 +21,7 @@ from django.db import connection
 from django.db.models import Count, F, Lookup, Max, Q
 from django.db.models.functions import Collate
 
-from library.models import SOURCES, Track
+from library.models import SOURCES, SyncState, Track
 
 MAX_COUNT = 1000
 # More values than anyone picks by hand; the limit keeps a crafted URL from building
@@ -296,9 +296,13 @@ _counts_cache = {}
 
 
 def _cached(what, source, compute):
-    """compute(source), reused until a sync changes the cache: any added, changed or
-    removed track moves the row count or the newest updated_at."""
-    state = Track.objects.filter(source=source).aggregate(n=Count("id"), newest=Max("updated_at"))
+    """compute(source), reused until the cache changes: every sync moves its
+    SyncState row, and rows written any other way move the highest id. Both are
+    one-row reads, where counting or scanning 100k tracks is not."""
+    state = (
+        SyncState.objects.filter(source=source).values_list("run_id", "last_sync_at").first(),
+        Track.objects.filter(source=source).aggregate(top=Max("id"))["top"],
+    )
     key = (what, source)
     hit = _counts_cache.get(key)
     if not hit or hit[0] != state:

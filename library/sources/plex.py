@@ -23,6 +23,16 @@ from library.sources import SavedPlaylist, ServerInfo, SourceError
 # Plex type numbers for /library/sections/{id}/all?type=N
 _ARTIST, _ALBUM, _TRACK = 8, 9, 10
 _RETRY_PAUSE = 1.0
+# Hints that shrink a listing to its ratingKeys (a server may ignore them; the
+# keys are read either way): a fifth of the time for a 100k-track key listing.
+_KEYS_ONLY = (
+    "&excludeElements=Media,Genre,Mood,Similar&excludeFields=key,guid,type,title,titleSort,"
+    "grandparentTitle,parentTitle,originalTitle,summary,index,parentIndex,parentYear,year,userRating,"
+    "lastRatedAt,viewCount,skipCount,lastViewedAt,duration,addedAt,updatedAt,parentRatingKey,"
+    "grandparentRatingKey,parentGuid,grandparentGuid,parentKey,grandparentKey,thumb,parentThumb,"
+    "grandparentThumb,art,grandparentArt,librarySectionID,librarySectionKey,librarySectionTitle,"
+    "musicAnalysisVersion,ratingCount"
+)
 # Plex answers 414 to request lines over about 8 KB; keys go in the URL.
 _MAX_URI_CHARS = 6000
 
@@ -174,8 +184,7 @@ class PlexSource:
     def track_keys(self, page_size):
         """Yield lists of every track's key, from listings slimmed to what
         spotting deletions needs (Plex has no feed of deleted items)."""
-        slim = "&excludeElements=Media,Genre,Mood&excludeFields=summary,thumb,parentThumb,grandparentThumb"
-        for page in self._pages(_TRACK, "Track", page_size, "track keys", slim):
+        for page in self._pages(_TRACK, "Track", page_size, "track keys", _KEYS_ONLY):
             yield [el.attrib.get("ratingKey", "") for el in page]
 
     def changed_track_pages(self, since, page_size):
@@ -184,12 +193,12 @@ class PlexSource:
         new ratings and plays (which need not move updatedAt), and tracks whose
         album or artist changed (their genres and year live there). A track may
         come more than once."""
-        if self._albums is None:
-            self.prepare(page_size)
         for field in ("updatedAt", "lastRatedAt", "lastViewedAt", "album.updatedAt", "artist.updatedAt"):
             name = field if "." in field else f"track.{field}"
             extra = f"&{quote(name + '>>', safe='.')}={since}"
             for page in self._pages(_TRACK, "Track", page_size, "changed tracks", extra):
+                if self._albums is None:  # only once something did change
+                    self.prepare(page_size)
                 yield [self._track(el) for el in page]
 
     # -- playlists --------------------------------------------------------------

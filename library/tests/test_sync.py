@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from library.models import StagedTrack, SyncState, Track
 from library.sources import SourceError
-from library.sync import SyncBusy, claim, run_sync
+from library.sync import SyncBusy, _Run, claim, run_sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -190,18 +190,17 @@ def test_database_write_failure_keeps_previous_tracks(fake_plex, monkeypatch):
     _sync()
     before = _snapshot()
     fake_plex.library.change_tracks(30)
-    calls = []
-    real_bulk_create = StagedTrack.objects.bulk_create
+    real_stage, calls = _Run._stage, []
 
-    def failing_bulk_create(*args, **kwargs):
+    def failing_stage(run, page):
         calls.append(1)
         if len(calls) == 2:
-            raise DatabaseError("disk I/O error")
-        return real_bulk_create(*args, **kwargs)
+            raise DatabaseError("disk I/O error")  # a full disk cannot be had here
+        return real_stage(run, page)
 
-    monkeypatch.setattr(StagedTrack.objects, "bulk_create", failing_bulk_create)
+    monkeypatch.setattr(_Run, "_stage", failing_stage)
     with pytest.raises(DatabaseError):
-        _sync()
+        _sync(full=True)
     assert _snapshot() == before
     assert "Could not write to the cache database" in SyncState.objects.get(source="plex").error
 
