@@ -4,6 +4,7 @@ Every process a benchmark starts is registered with a `Cleanup`, which ends it (
 process group) on exit, exception, Ctrl-C or SIGTERM, and removes the temporary data dirs.
 """
 
+import atexit
 import contextlib
 import json
 import os
@@ -47,6 +48,8 @@ class Cleanup:
         self.keep = keep or os.environ.get("BENCH_KEEP") == "1"
 
     def __enter__(self):
+        # SIGINT too: a shell that starts this in the background has it ignored.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         for sig in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, _interrupt)
         return self
@@ -67,6 +70,7 @@ class Cleanup:
         )
         proc.log_file = out if log else None
         self.procs.append(proc)
+        _SESSIONS.add(proc.pid)
         return proc
 
     def stop(self, proc, grace=5):
@@ -103,6 +107,18 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def run(main):
+    """sys.exit(main()), with a one-line message instead of a traceback on Ctrl-C."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: the benchmark's processes are stopped and its temporary dirs removed",
+            file=sys.stderr,
+        )
+        sys.exit(130)
+
+
 # -- environment and data dirs ---------------------------------------------------------------------
 
 
@@ -135,13 +151,9 @@ def new_data_dir(cleanup, name):
     data = cleanup.tempdir(name)
     if "db" not in _template:
         tdir = cleanup.tempdir("template")
-        subprocess.run(
-            [PYTHON, "manage.py", "migrate", "--noinput"],
-            cwd=ROOT,
-            env=env_for(tdir),
-            check=True,
-            capture_output=True,
-        )
+        m = run_measured(cleanup, [PYTHON, "manage.py", "migrate", "--noinput"], env_for(tdir))
+        if m.returncode:
+            raise RuntimeError(f"manage.py migrate failed:\n{m.stdout}")
         _template["db"] = tdir / "library_cache.db"
         _template["key"] = tdir / "secret_key"
     shutil.copy(_template["db"], data / "library_cache.db")
@@ -215,6 +227,7 @@ def run_measured(cleanup, args, env, timeout=600):
             args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
         cleanup.procs.append(proc)
+        _SESSIONS.add(proc.pid)
         timer = threading.Timer(timeout, lambda: _killpg(proc.pid))
         timer.start()
         try:
@@ -223,6 +236,7 @@ def run_measured(cleanup, args, env, timeout=600):
             timer.cancel()
         wall = time.monotonic() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
+        _session_cpu[proc.pid] = rusage.ru_utime + rusage.ru_stime  # exact, its descendants included
         cleanup.procs.remove(proc)
         out.seek(0)
         text = out.read().decode(errors="replace")
@@ -320,12 +334,70 @@ def _sqlite_version():
     return sqlite3.sqlite_version
 
 
-def self_peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def loadavg():
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except OSError:
+        return float("nan")
+
+
+def _busy_seconds():
+    """CPU seconds the whole machine has been busy (all CPUs), from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / _TICKS
+
+
+_SESSIONS = set()  # session ids of the processes the benchmark started (each leads its own)
+_session_cpu = {}  # pid -> the most CPU seconds seen for it, for every process in those sessions
+
+
+def _sample_sessions():
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) in _SESSIONS:
+            cpu = (int(fields[11]) + int(fields[12])) / _TICKS
+            _session_cpu[int(proc.name)] = max(cpu, _session_cpu.get(int(proc.name), 0.0))
+
+
+def _own_seconds():
+    """CPU seconds of this process and of every process it started, and theirs in turn (sampled
+    twice a second: a grandchild killed with its group is never waited for, so rusage misses it)."""
+    _sample_sessions()
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime + sum(_session_cpu.values())
 
 
 def header(title):
+    """Names the machine, and at exit says how much CPU other work took meanwhile: figures
+    taken while something else ran on the machine are slower than on a quiet one."""
     print(f"# {title}")
     print(f"machine: {machine()}")
-    print(f"started: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
+    print(f"started: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, load average (1 min) {loadavg():.2f}")
     print(flush=True)
+    start, busy, own = time.monotonic(), _busy_seconds(), _own_seconds()
+    stop = threading.Event()
+
+    def sample():
+        while not stop.wait(0.5):
+            _sample_sessions()
+
+    threading.Thread(target=sample, daemon=True, name="bench-cpu").start()
+
+    def footer():
+        stop.set()
+        wall = time.monotonic() - start
+        other = max(0.0, (_busy_seconds() - busy) - (_own_seconds() - own))
+        share = other / (wall * (os.cpu_count() or 1))
+        print(
+            f"\nother processes on the machine used {other:.0f} CPU-s during these {wall:.0f} s "
+            f"({share:.0%} of its CPU time){'; figures are disturbed' if share > 0.1 else ''}",
+            flush=True,
+        )
+
+    atexit.register(footer)

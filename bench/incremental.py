@@ -24,7 +24,7 @@ import statistics
 import sys
 import time
 
-from _common import ROOT, TOKEN, Cleanup, env_for, header, new_data_dir, run_measured, runner, table
+from _common import ROOT, TOKEN, Cleanup, env_for, header, new_data_dir, run, run_measured, runner, table
 
 sys.path.insert(0, str(ROOT))
 from library.fakes.plex import FakeLibrary, FakePlexServer  # noqa: E402
@@ -206,4 +206,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

@@ -28,6 +28,7 @@ from _common import (
     free_port,
     header,
     new_data_dir,
+    run,
     run_measured,
     runner,
     start_fakeplex,
@@ -205,4 +206,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

@@ -111,7 +111,7 @@ DEMO_MODE = _env_bool("MEDIASAGE_DEMO")
 SYNC_PAGE_SIZE = _env_int("SYNC_PAGE_SIZE", 1000, minimum=1)
 SYNC_STALE_HOURS = _env_int("SYNC_STALE_HOURS", 24, minimum=1)
 # Keys per request when listing every track to spot deletions (slim pages).
-SYNC_KEY_PAGE_SIZE = _env_int("SYNC_KEY_PAGE_SIZE", 5000, minimum=1)
+SYNC_KEY_PAGE_SIZE = _env_int("SYNC_KEY_PAGE_SIZE", 10000, minimum=1)
 # Incremental syncs between full ones; a full sync at least this often.
 SYNC_FULL_EVERY_DAYS = _env_int("SYNC_FULL_EVERY_DAYS", 7, minimum=1)
 # A sync whose worker has not written a heartbeat for this long is reported failed.

@@ -51,7 +51,7 @@ class PlexSource:
         self.request_count = 0
         self._server = None
         self._section_key = None
-        self._albums = None
+        self._albums = self._artists = None
 
     def _count(self, response, *args, **kwargs):
         self.request_count += 1
@@ -162,17 +162,48 @@ class PlexSource:
 
     def prepare(self, page_size):
         """Read every album and artist once, for the genres and years tracks lack."""
-        artists = {}
+        self._artists = {}
         for page in self._pages(_ARTIST, "Directory", page_size, "artists"):
-            for el in page:
-                artists[el.attrib.get("ratingKey")] = _tags(el, "Genre")
+            self._add_artists(page)
         self._albums = {}
         for page in self._pages(_ALBUM, "Directory", page_size, "albums"):
-            for el in page:
-                a = el.attrib
-                genres = _tags(el, "Genre") or artists.get(a.get("parentRatingKey"), ())
-                live = "live" in (t.lower() for t in _tags(el, "Subformat"))
-                self._albums[a.get("ratingKey")] = (_year(a.get("year")), genres, live)
+            self._add_albums(page)
+
+    def _add_artists(self, elements):
+        for el in elements:
+            self._artists[el.attrib.get("ratingKey")] = _tags(el, "Genre")
+
+    def _add_albums(self, elements):
+        for el in elements:
+            a = el.attrib
+            genres = _tags(el, "Genre") or self._artists.get(a.get("parentRatingKey"), ())
+            live = "live" in (t.lower() for t in _tags(el, "Subformat"))
+            self._albums[a.get("ratingKey")] = (_year(a.get("year")), genres, live)
+
+    def _load_albums(self, tracks):
+        """The albums (and their artists) of these tracks that this sync has not
+        read yet, fetched by key: a few requests for the handful of albums an
+        incremental sync meets, where the whole album listing is dozens."""
+        if self._albums is None:
+            self._albums, self._artists = {}, {}
+        albums = self._metadata({t.attrib.get("parentRatingKey") for t in tracks} - self._albums.keys())
+        self._add_artists(
+            self._metadata({a.attrib.get("parentRatingKey") for a in albums} - self._artists.keys())
+        )
+        self._add_albums(albums)
+
+    def _metadata(self, keys):
+        """Items by key, a few hundred to a request."""
+        keys, found = sorted(k for k in keys if k), []
+        for i in range(0, len(keys), 200):
+            try:
+                data = self._query(f"/library/metadata/{','.join(keys[i : i + 200])}", "albums and artists")
+            except SourceError as exc:
+                if exc.kind != "not_found":  # all gone since: nothing to add
+                    raise
+                continue
+            found += [el for el in data if el.tag == "Directory"]
+        return found
 
     def track_pages(self, page_size):
         """Yield lists of track dicts, one list per request."""
@@ -193,13 +224,23 @@ class PlexSource:
         new ratings and plays (which need not move updatedAt), and tracks whose
         album or artist changed (their genres and year live there). A track may
         come more than once."""
+        # Pages of the five listings are pooled up to page_size, so their albums
+        # are looked up together.
+        pending = []
         for field in ("updatedAt", "lastRatedAt", "lastViewedAt", "album.updatedAt", "artist.updatedAt"):
             name = field if "." in field else f"track.{field}"
             extra = f"&{quote(name + '>>', safe='.')}={since}"
             for page in self._pages(_TRACK, "Track", page_size, "changed tracks", extra):
-                if self._albums is None:  # only once something did change
-                    self.prepare(page_size)
-                yield [self._track(el) for el in page]
+                pending += page
+                if len(pending) >= page_size:
+                    yield self._tracks_with_albums(pending)
+                    pending = []
+        if pending:
+            yield self._tracks_with_albums(pending)
+
+    def _tracks_with_albums(self, elements):
+        self._load_albums(elements)
+        return [self._track(el) for el in elements]
 
     # -- playlists --------------------------------------------------------------
 

@@ -57,9 +57,17 @@ def test_unchanged_library_costs_a_few_slim_requests(library, fake_plex, setting
     result = _sync()
     assert result.mode == "incremental"
     assert (result.added, result.updated, result.removed) == (0, 0, 0)
-    # identity, sections, counts, albums, artists, five change listings, one key listing
-    assert fake_plex.total_requests <= 12
-    assert fake_plex.requests[("GET", "/library/metadata/{ids}")] == 0
+    # identity, sections, two counts, five change listings, one key listing, and the
+    # albums and artists of the tracks near the mark, by key (never one per track)
+    assert fake_plex.total_requests <= 12, fake_plex.requests
+    assert fake_plex.requests[("GET", "/library/metadata/{ids}")] <= 2
+
+
+def test_album_details_come_by_key_not_from_the_whole_album_listing(library, fake_plex):
+    library.change_tracks(30)
+    _sync()
+    assert fake_plex.requests[("GET", "/library/metadata/{ids}")] <= 2
+    assert _rows() == _full_sync_rows()
 
 
 def test_a_rating_that_did_not_move_updated_at_is_still_caught(library):
