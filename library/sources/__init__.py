@@ -37,6 +37,28 @@ class ServerInfo:
     library_title: str
 
 
+def pick_library(libraries, wanted, server, setting):
+    """The music library to cache, as (id, title), from the server's [(id, title)]:
+    the one titled `wanted` (any case), else the only one, else one titled "Music"."""
+    names = ", ".join(repr(title) for _, title in libraries) or "none"
+    if wanted:
+        for library in libraries:
+            if library[1].strip().lower() == wanted.strip().lower():
+                return library
+        raise SourceError(
+            "not_found",
+            f"{server} has no music library named {wanted!r} ({setting}). Its music libraries: {names}.",
+        )
+    if len(libraries) == 1:
+        return libraries[0]
+    for library in libraries:
+        if library[1].lower() == "music":
+            return library
+    raise SourceError(
+        "not_found", f"Set {setting} to pick the music library to cache. {server}'s music libraries: {names}."
+    )
+
+
 def configured_sources():
     """Names of the media servers the settings configure, in display order."""
     return [name for name, url in (("plex", settings.PLEX_URL), ("jellyfin", settings.JELLYFIN_URL)) if url]

@@ -28,7 +28,7 @@ from urllib.parse import quote, urlparse
 
 import requests
 
-from library.sources import SavedPlaylist, ServerInfo, SourceError
+from library.sources import SavedPlaylist, ServerInfo, SourceError, pick_library
 
 _RETRY_PAUSE = 1.0
 # Kestrel answers 414 to request lines over 8 KB; ids to add or remove go in the URL.
@@ -139,7 +139,12 @@ class JellyfinSource:
         info = self._get("/System/Info/Public", "its identity")
         user = self._user()
         views = self._get("/UserViews", f"libraries for user {user}", {"userId": user})
-        self._library_id, title = self._pick_library(self._items(views, "libraries"))
+        music = [
+            (v["Id"], v.get("Name", ""))
+            for v in self._items(views, "libraries")
+            if v.get("CollectionType") == "music" and v.get("Id")
+        ]
+        self._library_id, title = pick_library(music, self._library, "Jellyfin", "JELLYFIN_LIBRARY")
         return ServerInfo(
             server_id=str(info.get("Id") or ""),
             server_name=str(info.get("ServerName") or ""),
@@ -166,28 +171,6 @@ class JellyfinSource:
                 )
             self._user_id = admins[0]["Id"]
         return self._user_id
-
-    def _pick_library(self, views):
-        music = [v for v in views if v.get("CollectionType") == "music" and v.get("Id")]
-        names = ", ".join(repr(v.get("Name", "")) for v in music) or "none"
-        if self._library:
-            for view in music:
-                if view.get("Name", "").strip().lower() == self._library.strip().lower():
-                    return view["Id"], view["Name"]
-            raise SourceError(
-                "not_found",
-                f"Jellyfin has no music library named {self._library!r} (JELLYFIN_LIBRARY). "
-                f"Its music libraries: {names}.",
-            )
-        if len(music) == 1:
-            return music[0]["Id"], music[0].get("Name", "")
-        for view in music:
-            if view.get("Name", "").lower() == "music":
-                return view["Id"], view["Name"]
-        raise SourceError(
-            "not_found",
-            f"Set JELLYFIN_LIBRARY to pick the music library to cache. Jellyfin's music libraries: {names}.",
-        )
 
     def count_tracks(self):
         data = self._get("/Items", "the track count", self._listing(0, 0))

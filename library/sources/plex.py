@@ -18,7 +18,7 @@ import requests
 from plexapi.exceptions import BadRequest, NotFound, Unauthorized
 from plexapi.server import PlexServer
 
-from library.sources import SavedPlaylist, ServerInfo, SourceError
+from library.sources import SavedPlaylist, ServerInfo, SourceError, pick_library
 
 # Plex type numbers for /library/sections/{id}/all?type=N
 _ARTIST, _ALBUM, _TRACK = 8, 9, 10
@@ -126,34 +126,15 @@ class PlexSource:
     def connect(self):
         self._connect_server()
         sections = self._query("/library/sections", "library sections")
-        key, title = self._pick_section(sections)
+        music = [
+            (d.attrib["key"], d.attrib.get("title", "")) for d in sections if d.attrib.get("type") == "artist"
+        ]
+        key, title = pick_library(music, self._library, "Plex", "PLEX_LIBRARY")
         self._section_key = key
         return ServerInfo(
             server_id=self._server.machineIdentifier or "",
             server_name=self._server.friendlyName or "",
             library_title=title,
-        )
-
-    def _pick_section(self, sections):
-        music = [d.attrib for d in sections if d.attrib.get("type") == "artist"]
-        titles = ", ".join(repr(s.get("title", "")) for s in music) or "none"
-        if self._library:
-            for section in music:
-                if section.get("title", "").strip().lower() == self._library.strip().lower():
-                    return section["key"], section["title"]
-            raise SourceError(
-                "not_found",
-                f"Plex has no music library named {self._library!r} (PLEX_LIBRARY). "
-                f"Its music libraries: {titles}.",
-            )
-        if len(music) == 1:
-            return music[0]["key"], music[0].get("title", "")
-        for section in music:
-            if section.get("title", "").lower() == "music":
-                return section["key"], section["title"]
-        raise SourceError(
-            "not_found",
-            f"Set PLEX_LIBRARY to pick the music library to cache. Plex's music libraries: {titles}.",
         )
 
     def count_tracks(self):
