@@ -145,9 +145,17 @@ class _Run:
         deletions. Returns (keys on the server, how many), or None when the
         changes do not account for every track, and only a full sync is sure."""
         self._update(phase="changes")
-        for page in adapter.changed_track_pages(since, settings.SYNC_PAGE_SIZE):
-            self._stage(page)
-            self._update()
+        try:
+            for page in adapter.changed_track_pages(since, settings.SYNC_PAGE_SIZE):
+                self._stage(page)
+                self._update()
+        except SourceError as exc:
+            if exc.kind != "bad_response":
+                raise
+            # A server that refuses a change filter (an older version, say) still
+            # answers plain listings: a full sync will do.
+            log.warning("%s refused a change listing (%s): full sync", self.source, exc.message)
+            return None
         self._update(phase="tracks", current=0)
         present = set()
         for keys in adapter.track_keys(settings.SYNC_KEY_PAGE_SIZE):

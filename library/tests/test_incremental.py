@@ -1,5 +1,6 @@
 """Incremental syncs: read only what changed, and end exactly where a full sync would."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -116,3 +117,14 @@ def test_failed_incremental_sync_keeps_the_cache(library, fake_plex):
     with pytest.raises(Exception):  # noqa: B017 - which error is tested in test_sync
         _sync()
     assert _rows() == before
+
+
+def test_a_server_refusing_a_change_filter_gets_a_full_sync(library, monkeypatch):
+    # As if this server version knew no lastRatedAt filter: it answers 400, as Plex does.
+    monkeypatch.setattr(
+        "library.fakes.plex._FILTER", re.compile(r"(?:(artist|album|track)\.)?(addedAt|updatedAt)(>>|<<)")
+    )
+    library.change_tracks(5)
+    result = _sync()
+    assert result.mode == "full"
+    assert _rows() == _full_sync_rows()
