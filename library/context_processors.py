@@ -7,11 +7,10 @@ from library.sources import configured_sources
 def _modal_state(state):
     if state is None:
         return "unconfigured"
-    if state.is_running:
-        return "syncing"
-    if state.failure():
-        return "error"
-    return "start"
+    # Before the first sync nothing is cached, so an unreachable server is an
+    # error here, never the footer's "offline: showing cached library".
+    shown = state.display_state
+    return shown if shown in ("syncing", "error") else "start"
 
 
 def library_status(request):

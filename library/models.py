@@ -153,9 +153,14 @@ class SyncState(models.Model):
             return "The sync worker stopped responding (killed or crashed). The cache is unchanged."
         return "" if self.is_syncing else self.error
 
+    def server_changed_to(self, server_id):
+        """Whether `server_id` is another server than the one this cache holds."""
+        return bool(self.server_id) and self.server_id != server_id
+
     def as_status(self):
         """The status API's shape (seed 000), plus a few keys the UI uses."""
         running = self.is_running
+        failure = self.failure()
         synced_at = self.last_sync_at
         return {
             "source": self.source,
@@ -164,8 +169,8 @@ class SyncState(models.Model):
             "is_syncing": running,
             "sync_progress": {"current": self.current, "total": self.total} if running else None,
             "phase": self.phase if running else "",
-            "error": self.failure() or None,
-            "error_kind": ("worker" if self.is_syncing else self.error_kind) if self.failure() else "",
+            "error": failure or None,
+            "error_kind": ("worker" if self.is_syncing else self.error_kind) if failure else "",
             "server_reachable": self.server_reachable,
             "server_name": self.server_name,
             "library": self.library_title,

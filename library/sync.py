@@ -99,7 +99,7 @@ def run_sync(source, run_id, adapter=None, on_progress=None, full=False):
         log.warning("sync %s #%s was taken over by another run", source, run_id)
         return None
     except SourceError as exc:
-        run.fail(exc.kind, exc.message, reachable=exc.kind not in ("unreachable", "timeout"))
+        run.fail(exc.kind, exc.message, reachable=not exc.unreachable)
         raise
     except DatabaseError as exc:
         run.fail("database", f"Could not write to the cache database: {exc}")
@@ -174,7 +174,7 @@ class _Run:
         self._update(phase="connecting")
         info = adapter.connect()
         state = SyncState.objects.get(source=self.source)
-        server_changed = bool(state.server_id) and state.server_id != info.server_id
+        server_changed = state.server_changed_to(info.server_id)
         if server_changed:
             log.warning(
                 "%s server changed from %s to %s: replacing the cache",

@@ -46,14 +46,11 @@ def refresh_servers():
         try:
             info = adapter.connect()
         except SourceError as exc:
-            SyncState.objects.filter(source=source).update(
-                server_reachable=exc.kind not in ("unreachable", "timeout")
-            )
+            SyncState.objects.filter(source=source).update(server_reachable=not exc.unreachable)
             log.warning("%s check failed: %s", source, exc.message)
             continue
         SyncState.objects.filter(source=source).update(server_reachable=True)
-        changed = bool(state.server_id) and state.server_id != info.server_id
-        if not (changed or state.is_stale or state.track_count == 0):
+        if not (state.server_changed_to(info.server_id) or state.is_stale or state.track_count == 0):
             continue
         try:
             run_id = claim(source)

@@ -5,11 +5,9 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from library.models import SyncState
-from library.sources import configured_sources
+from library.sources import NOT_CONFIGURED, configured_sources
 from library.sync import SyncBusy
 from library.tasks import enqueue_sync
-
-_NOT_CONFIGURED = "No media server is configured: set PLEX_URL and PLEX_TOKEN."
 
 
 @require_GET
@@ -17,7 +15,7 @@ _NOT_CONFIGURED = "No media server is configured: set PLEX_URL and PLEX_TOKEN."
 def status(request):
     sources = configured_sources()
     if not sources:
-        return JsonResponse({"error": _NOT_CONFIGURED}, status=503)
+        return JsonResponse({"error": NOT_CONFIGURED}, status=503)
     servers = [SyncState.for_source(s).as_status() for s in sources]
     return JsonResponse({**servers[0], "servers": servers})
 
@@ -27,7 +25,7 @@ def sync(request):
     sources = configured_sources()
     source = request.POST.get("source") or (sources[0] if sources else None)
     if source is None:
-        response = JsonResponse({"started": False, "error": _NOT_CONFIGURED}, status=503)
+        response = JsonResponse({"started": False, "error": NOT_CONFIGURED}, status=503)
     elif source not in sources:
         response = JsonResponse(
             {"started": False, "error": f"{source!r} is not a configured server."}, status=400

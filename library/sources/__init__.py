@@ -19,6 +19,16 @@ class SourceError(Exception):
         self.kind = kind
         self.message = message
 
+    @property
+    def unreachable(self):
+        """The server did not answer at all (as opposed to answering badly)."""
+        return self.kind in ("unreachable", "timeout")
+
+
+NOT_CONFIGURED = (
+    "No media server is configured: set PLEX_URL and PLEX_TOKEN, or JELLYFIN_URL and JELLYFIN_API_KEY."
+)
+
 
 @dataclass
 class SavedPlaylist:

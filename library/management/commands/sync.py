@@ -5,7 +5,7 @@ from django.db import DatabaseError
 from django.utils.timesince import timesince
 
 from library.models import SyncState
-from library.sources import SourceError, configured_sources
+from library.sources import NOT_CONFIGURED, SourceError, configured_sources
 from library.sync import SyncBusy, claim, run_sync
 
 _PHASES = {
@@ -34,7 +34,7 @@ class Command(BaseCommand):
     def handle(self, *args, if_stale=False, source=None, full=False, **options):
         sources = [source] if source else configured_sources()
         if not sources or not set(sources) <= set(configured_sources()):
-            raise CommandError("No media server is configured: set PLEX_URL and PLEX_TOKEN.")
+            raise CommandError(NOT_CONFIGURED)
         for name in sources:
             self._sync(name, if_stale, full)
 
