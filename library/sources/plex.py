@@ -245,9 +245,9 @@ class PlexSource:
         items one at a time). On failure, what this call added is taken back."""
         self._connect_server()
         keys = list(dict.fromkeys(str(k) for k in keys))
+        removed = 0
         if mode == "create":
             playlist_id, added = self._create(title, keys), len(keys)
-            removed = 0
         else:
             old = self._items(playlist_id)
             if mode == "append":
@@ -255,7 +255,6 @@ class PlexSource:
                 keys = [k for k in keys if k not in present]
             self._add_or_undo(playlist_id, keys, keep={item for item, _ in old})
             added = len(keys)
-            removed = 0
             if mode == "replace":
                 for item, _ in old:
                     self._call(lambda item=item: self._delete_item(playlist_id, item), "the playlist")
