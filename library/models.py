@@ -14,8 +14,11 @@ class TrackFields(models.Model):
     # The server's own id: Plex ratingKey, Jellyfin item Id.
     rating_key = models.CharField(max_length=64)
     title = models.CharField(max_length=500)
-    # The performer: Plex originalTitle when set, else the album artist.
+    # The performer as players show it: every credited artist, joined.
     artist = models.CharField(max_length=500)
+    # Every credited artist, in the server's order (Jellyfin credits several;
+    # Plex one: originalTitle when set, else the album artist).
+    artists = models.JSONField(default=list, blank=True)
     album_artist = models.CharField(max_length=500, blank=True)
     album = models.CharField(max_length=500, blank=True)
     album_key = models.CharField(max_length=64, blank=True)
@@ -104,6 +107,9 @@ class SyncState(models.Model):
     last_request_count = models.PositiveIntegerField(default=0)
     last_mode = models.CharField(max_length=16, blank=True)  # full or incremental
     last_full_sync_at = models.DateTimeField(null=True, blank=True)
+    # The server's clock when the last good sync began reading: the next
+    # incremental sync asks for what changed after it.
+    change_mark = models.DateTimeField(null=True, blank=True)
 
     # The sync under way (or the last one, when is_syncing is false).
     run_id = models.PositiveIntegerField(default=0)

@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connection, models, transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from library.live import is_live
@@ -173,6 +173,8 @@ class _Run:
     def execute(self, adapter, full=False):
         self._update(phase="connecting")
         info = adapter.connect()
+        # Taken before reading anything, so the next sync also sees changes made while this one read.
+        change_mark = info.server_time or timezone.now()
         state = SyncState.objects.get(source=self.source)
         server_changed = state.server_changed_to(info.server_id)
         if server_changed:
@@ -234,6 +236,7 @@ class _Run:
             last_removed=removed,
             last_request_count=adapter.request_count,
             last_mode=mode,
+            change_mark=change_mark,
             **({"last_full_sync_at": timezone.now()} if mode == "full" else {}),
             error="",
             error_kind="",
@@ -260,7 +263,7 @@ class _Run:
         of a sync's CPU time."""
         rows = []
         for track in page:
-            track = {**track, "source": self.source}
+            track = {"artists": [track["artist"]], **track, "source": self.source}
             album_is_live = track.pop("album_is_live", False)
             track["is_live"] = is_live(track["title"], track["album"], album_is_live)
             rows.append([prep(track[name]) if prep else track[name] for name, prep in _STAGE_PREP])
@@ -299,20 +302,13 @@ def _since(state):
     """Where an incremental sync can start: epoch seconds by the server's clock,
     or None when only a full sync will do.
 
-    The mark is the newest server date in the cache, less the last sync's
-    duration (a change made while that sync paged can carry an earlier date
-    than tracks it read later) and a minute of slack."""
-    if not state.track_count or state.last_full_sync_at is None:
+    The mark is the server's clock when the last good sync began reading, less
+    a minute of slack: a change made while that sync paged is read again."""
+    if not state.track_count or state.last_full_sync_at is None or state.change_mark is None:
         return None
     if timezone.now() - state.last_full_sync_at > timedelta(days=settings.SYNC_FULL_EVERY_DAYS):
         return None  # a periodic full sync catches what no change date shows
-    marks = Track.objects.filter(source=state.source).aggregate(
-        updated=Max("server_updated_at"), played=Max("last_played_at"), added=Max("added_at")
-    )
-    newest = max((m for m in marks.values() if m is not None), default=None)
-    if newest is None:
-        return None
-    return int(newest.timestamp()) - (state.sync_duration_ms or 0) // 1000 - 60
+    return int(state.change_mark.timestamp()) - 60
 
 
 _FIELDS = [f for f in StagedTrack._meta.concrete_fields if not f.primary_key]

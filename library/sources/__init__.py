@@ -6,6 +6,8 @@ failures as SourceError with a kind the UI can explain.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 
 from django.conf import settings
 
@@ -45,6 +47,17 @@ class ServerInfo:
     server_id: str
     server_name: str
     library_title: str
+    # The server's clock (its HTTP Date header) when it answered, if it sent one:
+    # change marks are taken by the server's clock, which may differ from ours.
+    server_time: datetime | None = None
+
+
+def server_time(response):
+    """The time in a response's Date header, or None."""
+    try:
+        return parsedate_to_datetime(response.headers["Date"])
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
 
 
 def pick_library(libraries, wanted, server, setting):

@@ -28,7 +28,7 @@ from urllib.parse import quote, urlparse
 
 import requests
 
-from library.sources import SavedPlaylist, ServerInfo, SourceError, pick_library
+from library.sources import SavedPlaylist, ServerInfo, SourceError, pick_library, server_time
 
 _RETRY_PAUSE = 1.0
 # Kestrel answers 414 to request lines over 8 KB; ids to add or remove go in the URL.
@@ -112,7 +112,9 @@ class JellyfinSource:
         raise error
 
     def _get(self, path, what, params=None, kind=dict):
-        response = self._request("GET", path, what, params=params)
+        return self._json(self._request("GET", path, what, params=params), what, kind)
+
+    def _json(self, response, what, kind=dict):
         try:
             data = response.json()
         except ValueError:
@@ -136,7 +138,8 @@ class JellyfinSource:
     # -- the adapter interface --------------------------------------------------
 
     def connect(self):
-        info = self._get("/System/Info/Public", "its identity")
+        response = self._request("GET", "/System/Info/Public", "its identity")
+        info = self._json(response, "its identity")
         user = self._user()
         views = self._get("/UserViews", f"libraries for user {user}", {"userId": user})
         music = [
@@ -149,6 +152,7 @@ class JellyfinSource:
             server_id=str(info.get("Id") or ""),
             server_name=str(info.get("ServerName") or ""),
             library_title=title,
+            server_time=server_time(response),
         )
 
     def _user(self):
@@ -395,6 +399,7 @@ def _track(item):
         "rating_key": str(item.get("Id") or ""),
         "title": item.get("Name") or "",
         "artist": (artists[0] if artists else "") or album_artist,
+        "artists": artists[:1] or [album_artist],
         "album_artist": album_artist,
         "album": item.get("Album") or "",
         "album_key": item.get("AlbumId") or "",

@@ -18,7 +18,7 @@ import requests
 from plexapi.exceptions import BadRequest, NotFound, Unauthorized
 from plexapi.server import PlexServer
 
-from library.sources import SavedPlaylist, ServerInfo, SourceError, pick_library
+from library.sources import SavedPlaylist, ServerInfo, SourceError, pick_library, server_time
 
 # Plex type numbers for /library/sections/{id}/all?type=N
 _ARTIST, _ALBUM, _TRACK = 8, 9, 10
@@ -49,12 +49,14 @@ class PlexSource:
         self._session = session or requests.Session()
         self._session.hooks["response"].append(self._count)
         self.request_count = 0
+        self._server_time = None
         self._server = None
         self._section_key = None
         self._albums = self._artists = None
 
     def _count(self, response, *args, **kwargs):
         self.request_count += 1
+        self._server_time = server_time(response) or self._server_time
 
     @property
     def _where(self):
@@ -135,6 +137,7 @@ class PlexSource:
             server_id=self._server.machineIdentifier or "",
             server_name=self._server.friendlyName or "",
             library_title=title,
+            server_time=self._server_time,
         )
 
     def count_tracks(self):
@@ -373,6 +376,7 @@ class PlexSource:
             "rating_key": a.get("ratingKey", ""),
             "title": a.get("title", ""),
             "artist": a.get("originalTitle") or album_artist,
+            "artists": [a.get("originalTitle") or album_artist],
             "album_artist": album_artist,
             "album": a.get("parentTitle", ""),
             "album_key": a.get("parentRatingKey", ""),

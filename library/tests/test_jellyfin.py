@@ -30,6 +30,7 @@ def _row(lib, t):
         "rating_key": item_id(t.rating_key),
         "title": t.title,
         "artist": t.track_artist or album_artist,
+        "artists": [t.track_artist or album_artist],
         "album_artist": album_artist,
         "album": album.title,
         "album_key": item_id(album.key),
