@@ -11,22 +11,36 @@ Single Version, Mono/Stereo, Explicit/Clean, Live ("Song - Live at X"). Remix, M
 Version, Acoustic, Instrumental and Demo stay: those are other recordings.
 "Radio Edit", "Single Edit" and "Edit" are dropped too: streaming playlists often list
 the single edit of a song the library holds as the album cut, and the user wants the song.
-When both cuts are in the library the exact title wins the tie (below).
+When both cuts are in the library the title naming the same cut wins the tie (below).
 
-Artists agree when the whole credits are equal, or the primary artists are: the first
-name of "A feat. B", "A & B", "A, B", "A x B", "A; B", "A with B". A credit that is
-itself the name of an album artist in the library ("Simon & Garfunkel", "Earth, Wind &
-Fire") is not split. "Various Artists" agrees with nobody; a leading "The" is optional.
+Artists agree when the entry's whole credit or its primary artist is one of the track's
+credited artists (Track.artists: Jellyfin credits every artist, so "Tim Wheeler - Zombie
+Christmas" finds the track credited to Emmy the Great and Tim Wheeler), its display artist
+or its album artist, whole or primary. The primary artist is the first name of "A feat.
+B", "A & B", "A, B", "A x B", "A; B", "A with B"; so an entry naming several artists
+agrees through its first. A name the library knows as one artist (an album artist, or
+one of several credited artists: "Simon & Garfunkel", "Earth, Wind & Fire") is not split,
+and a featured artist inside a single display credit ("Santana feat. Rob Thomas") is not
+a credited artist. "Various Artists" agrees with nobody; a leading "The" is optional.
 
 Several agreeing tracks are narrowed, each step only when it leaves someone: same album,
-then same exact title, then duration within 3 s, then live agreeing with the entry's
-title or album (so a studio entry gets the studio take and "Song (Live)" the live one;
-with only one of them cached, that one is the match). Tracks still tied that are one
-recording (same live flag, known durations within 3 s) on several albums are not a real
-choice: the one on an album by the entry's artist wins over a compilation, then the
-lowest rating_key (Plex hands keys out rising, so the first added); the result lists
-them all as candidates. Tracks still tied that may be different recordings are
-"ambiguous", with the candidates. Nothing is ever matched on the title alone.
+then the same cut (titles equal but for remaster, deluxe, album-version and feat. tags:
+a radio edit, mono or clean title picks that cut), then duration within 3 s, then live
+agreeing with the entry's title or album (so a studio entry gets the studio take and
+"Song (Live)" the live one; with only one of them cached, that one is the match).
+
+Tracks still tied that are one recording (same lead artist, all studio, known durations
+within 3 s: the album track and its best-of, soundtrack or "Now That's..." copies) are
+not a real choice. One is matched, by this preference: the artist's own album before a
+compilation (Various Artists or another album artist, or an album called a best of,
+greatest hits, hits, anthology, essential, collection, singles, soundtrack, music from
+the motion picture, OST or "Now That's What I Call..."); then the earliest year (unknown
+last); then the lowest rating_key (Plex hands keys out rising, so the first added). That
+choice is MatchResult.track, which importplaylist and any other unattended use take; the
+result lists every copy as candidates, preferred first, so the web import can offer the
+others. Tracks still tied that may be different recordings (live takes, lengths further
+apart, an unknown length, another lead artist) are "ambiguous", with the candidates.
+Nothing is ever matched on the title alone.
 """
 
 import re
@@ -38,7 +52,17 @@ from library.live import is_live
 from library.models import Track
 from playlists.importers import Entry
 
-_FIELDS = ("rating_key", "artist", "album_artist", "title", "album", "duration_ms", "is_live")
+_FIELDS = (
+    "rating_key",
+    "artist",
+    "album_artist",
+    "title",
+    "album",
+    "duration_ms",
+    "is_live",
+    "artists",
+    "year",
+)
 
 
 class CachedTrack(NamedTuple):
@@ -49,6 +73,8 @@ class CachedTrack(NamedTuple):
     album: str
     duration_ms: int | None
     is_live: bool
+    artists: tuple[str, ...] = ()  # every credited artist; empty means just `artist`
+    year: int | None = None
 
 
 @dataclass
@@ -112,23 +138,26 @@ def normalize(text: str) -> str:
 
 
 _YEAR = r"(?:19|20)\d\d"
-# Bracketed or dash suffixes that name another release of the same recording.
-_VERSION = re.compile(
-    rf"""
+# Bracketed or dash suffixes that name another release of the same recording: packaging
+# (the same cut, repackaged or credited differently) and other cuts (edits, mixes down to
+# mono, clean lyrics, live).
+_PACKAGING = rf"""
     (?:feat\.?|ft\.?|featuring|with)\s.+
     | (?:{_YEAR}\s*[-/]?\s*)?(?:digital(?:ly)?\s+|mono\s+|stereo\s+)?re-?master(?:ed)?
       (?:\s+(?:version|edition))?(?:\s*[-/]?\s*{_YEAR})?(?:\s+version)?
     | (?:{_YEAR}\s+)?(?:super\s+)?(?:deluxe|expanded|special)(?:\s+(?:edition|version))?
     | (?:\d+(?:st|nd|rd|th)\s+)?anniversary(?:\s+(?:edition|version))?
     | bonus(?:\s+tracks?)?(?:\s+version)?
-    | (?:album|single|lp)\s+version
-    | (?:radio|single)\s+(?:edit|version) | edit | edited
+    | (?:album|lp)\s+version
+"""
+_CUT = rf"""
+    (?:radio|single)\s+(?:edit|version) | edit | edited
     | mono | stereo | (?:mono|stereo)\s+version
     | explicit | clean | (?:explicit|clean)\s+(?:version|edit) | explicit\s+lyrics
     | (?:recorded\s+)?live(?:\s+version)?(?:\s*[-:,;/]?\s*(?:(?:at|from|in|on|@)\s.*|{_YEAR}.*))?
-    """,
-    re.IGNORECASE | re.VERBOSE,
-)
+"""
+_VERSION = re.compile(f"{_PACKAGING}|{_CUT}", re.IGNORECASE | re.VERBOSE)
+_PACKAGING_ONLY = re.compile(_PACKAGING, re.IGNORECASE | re.VERBOSE)
 # "40th Anniversary Version / 2010 Remastered", "Mono; 2009 Remaster"
 _VERSION_PARTS = re.compile(r"\s*[/;,]\s*")
 _DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
@@ -145,33 +174,38 @@ _OTHER_RECORDING = re.compile(
 _MAYBE_VERSION = re.compile(rf"[(\[{_DASHES}]|\bf(?:ea)?t\b|featuring", re.IGNORECASE)
 
 
-def _strip_versions(title):
+def _strip_versions(title, version=_VERSION):
     if not _MAYBE_VERSION.search(title):
         return title
     previous = None
     while title != previous:
         previous = title
-        title = _BRACKETED.sub(lambda m: "" if _is_version(m[1]) else m[0], title)
+        title = _BRACKETED.sub(lambda m: "" if _is_version(m[1], version) else m[0], title)
         tail = _DASH_TAIL.search(title)
-        if tail and _is_version(tail[1]):
+        if tail and _is_version(tail[1], version):
             title = title[: tail.start()]
     return _BARE_FEAT.sub("", title)
 
 
-def _is_version(text):
+def _is_version(text, version):
     text = text.strip()
     if _OTHER_RECORDING.search(text):
         return False
-    if _VERSION.fullmatch(text):
+    if version.fullmatch(text):
         return True
     parts = [part for part in _VERSION_PARTS.split(text) if part]
-    return len(parts) > 1 and all(_VERSION.fullmatch(part) or re.fullmatch(_YEAR, part) for part in parts)
+    return len(parts) > 1 and all(version.fullmatch(part) or re.fullmatch(_YEAR, part) for part in parts)
 
 
-def _title_keys(title):
-    """(key for finding candidates, exact normalized title for breaking ties)."""
-    exact = normalize(title)
-    return normalize(_strip_versions(title)) or exact, exact
+def _title_key(title):
+    """The key for finding candidates: the title without any version tag."""
+    return normalize(_strip_versions(title)) or normalize(title)
+
+
+def _cut_key(title):
+    """The title without packaging tags: equal for copies of the same cut, not for a
+    radio edit and the album cut, or a mono and a stereo mix."""
+    return normalize(_strip_versions(title, _PACKAGING_ONLY)) or normalize(title)
 
 
 def _artist_key(name):
@@ -193,16 +227,23 @@ _CREDIT_SPLIT = re.compile(
 )
 
 
+# Albums that collect recordings first released elsewhere (matched on normalize()d titles).
+_COMPILATION = re.compile(
+    r"\b(?:best of|the best|greatest hits|hits|anthology|essentials?|collection|singles"
+    r"|soundtrack|motion picture|music from|ost|now thats what i call)\b"
+)
+
+
 # --- matching ------------------------------------------------------------------------------------
 
 
 class Matcher:
     def __init__(self, tracks):
-        """tracks: objects or dicts with the CachedTrack fields."""
+        """tracks: objects or dicts with the CachedTrack fields (artists and year optional)."""
         self._by_title = {}
         self._credits = {}  # artist credit -> the keys it agrees on, filled as needed
-        shared = {}  # one string object per distinct artist or album: they repeat a lot
-        album_artists = set()
+        shared = {}  # one object per distinct artist, album, credit list, year: they repeat a lot
+        known = set()
         for item in tracks:
             if not isinstance(item, dict):
                 item = {name: getattr(item, name, None) for name in _FIELDS}
@@ -210,7 +251,10 @@ class Matcher:
                 shared.setdefault(s, s)
                 for s in (item["artist"] or "", item["album_artist"] or "", item["album"] or "")
             )
-            album_artists.add(album_artist)
+            artists = tuple(shared.setdefault(s, s) for s in item.get("artists") or () if s)
+            # Several credits are several single artists: none of them is to be split.
+            known.update(artists if len(artists) > 1 else ())
+            known.add(album_artist)
             track = CachedTrack(
                 str(item["rating_key"]),
                 artist,
@@ -219,9 +263,11 @@ class Matcher:
                 album,
                 item["duration_ms"],
                 bool(item["is_live"]),
+                shared.setdefault(artists, artists),
+                shared.setdefault(item.get("year"), item.get("year")),
             )
             # Most titles have one track: store it bare, a list only for the rest (saves ~20%).
-            key = _title_keys(track.title)[0]
+            key = _title_key(track.title)
             found = self._by_title.get(key)
             if found is None:
                 self._by_title[key] = track
@@ -229,8 +275,8 @@ class Matcher:
                 found.append(track)
             else:
                 self._by_title[key] = [found, track]
-        # Album artists' names are never split into primaries: "Simon & Garfunkel" is one act.
-        self._known = {_artist_key(name) for name in album_artists} - _VARIOUS - {""}
+        # Known artists' names are never split into primaries: "Simon & Garfunkel" is one act.
+        self._known = {_artist_key(name) for name in known} - _VARIOUS - {""}
 
     @classmethod
     def from_cache(cls, source="plex"):
@@ -242,32 +288,29 @@ class Matcher:
         return [self.match(entry) for entry in entries]
 
     def match(self, entry) -> MatchResult:
-        key, exact = _title_keys(entry.title)
+        key = _title_key(entry.title)
         names = self._names(entry.artist)
         # A title of punctuation alone has an empty key: it would agree with any other.
         rows = self._by_title.get(key, []) if key and names else []
         found = [t for t in (rows if isinstance(rows, list) else [rows]) if self._agrees(names, t)]
         if len(found) > 1:
-            found = self._narrow(entry, exact, found)
+            found = sorted(self._narrow(entry, found), key=self._preference)
         if not found:
             return MatchResult(entry, "unmatched")
         if len(found) == 1:
             return MatchResult(entry, "matched", found[0])
-        if _one_recording(found):
-            # Prefer the artist's own album to a compilation, then the first added.
-            best = min(
-                found, key=lambda t: (names.isdisjoint(self._names(t.album_artist)), _key_order(t.rating_key))
-            )
-            return MatchResult(entry, "matched", best, found)
+        if self._one_recording(found):
+            return MatchResult(entry, "matched", found[0], found)
         return MatchResult(entry, "ambiguous", None, found)
 
-    def _narrow(self, entry, exact, found):
+    def _narrow(self, entry, found):
         live = is_live(entry.title, entry.album)
         album = normalize(_strip_versions(entry.album)) if entry.album else None
+        cut = _cut_key(entry.title)
         duration = entry.duration_ms
         steps = [
             lambda t: album is not None and normalize(_strip_versions(t.album)) == album,
-            lambda t: normalize(t.title) == exact,
+            lambda t: _cut_key(t.title) == cut,
             lambda t: duration and t.duration_ms is not None and abs(t.duration_ms - duration) <= 3000,
             lambda t: t.is_live == live,
         ]
@@ -279,9 +322,46 @@ class Matcher:
                 break
         return found
 
+    def _one_recording(self, tracks):
+        """Same lead artist, all studio, lengths within 3 s: the same recording, as far as
+        we can tell. Two live takes are two concerts; without every length we cannot tell."""
+        durations = [t.duration_ms for t in tracks]
+        if None in durations or any(t.is_live for t in tracks):
+            return False
+        leads = frozenset.intersection(*(self._names(_lead(t)) for t in tracks))
+        return bool(leads) and max(durations) - min(durations) <= 3000
+
+    def _preference(self, track):
+        """Sort key among copies of one recording: own album, earliest year, first added."""
+        return (
+            self._on_compilation(track),
+            track.year is None,
+            track.year or 0,
+            _key_order(track.rating_key),
+        )
+
+    def _on_compilation(self, track):
+        if _COMPILATION.search(normalize(track.album)):
+            return True
+        # Various Artists, or another artist's album (a soundtrack under its composer);
+        # an album with no album artist at all is given the benefit of the doubt. Any
+        # name of a joint album artist ("Emmy the Great & Tim Wheeler") makes it theirs.
+        album_by = self._names(track.album_artist) | {
+            _artist_key(name) for name in _CREDIT_SPLIT.split(track.album_artist)
+        }
+        return bool(track.album_artist.strip()) and album_by.isdisjoint(self._track_names(track))
+
     def _agrees(self, names, track):
-        by_artist = self._names(track.artist)
-        return not (names.isdisjoint(by_artist) and names.isdisjoint(self._names(track.album_artist)))
+        return not (
+            names.isdisjoint(self._track_names(track)) and names.isdisjoint(self._names(track.album_artist))
+        )
+
+    def _track_names(self, track):
+        """Every name a track's own credits agree on: display artist and each credited one."""
+        names = self._names(track.artist)
+        for credit in track.artists:
+            names = names | self._names(credit)
+        return names
 
     def _names(self, credit):
         """The keys a credit agrees on: the whole credit and its primary artist."""
@@ -300,7 +380,7 @@ class Matcher:
             return {whole}
         prefixes = [_artist_key(credit[: m.start()]) for m in _CREDIT_SPLIT.finditer(credit)]
         prefixes = [p for p in prefixes if p and p not in _VARIOUS]
-        # The longest prefix that is a known album artist ("Earth, Wind & Fire with The
+        # The longest prefix that is a known artist ("Earth, Wind & Fire with The
         # Emotions"), else the first name.
         primary = next(
             (p for p in reversed(prefixes) if p in self._known), prefixes[0] if prefixes else whole
@@ -308,13 +388,9 @@ class Matcher:
         return {whole, primary}
 
 
-def _one_recording(tracks):
-    """Same live flag and lengths within 3 s: the same recording, as far as we can tell.
-    Without a length for every track we cannot tell."""
-    durations = [t.duration_ms for t in tracks]
-    if None in durations or len({t.is_live for t in tracks}) > 1:
-        return False
-    return max(durations) - min(durations) <= 3000
+def _lead(track):
+    """The first credited artist (the display artist when no credits are cached)."""
+    return track.artists[0] if track.artists else track.artist
 
 
 def _key_order(rating_key):

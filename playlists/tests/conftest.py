@@ -1,5 +1,6 @@
 import re
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -13,6 +14,38 @@ def synced(fake_plex, transactional_db):
     run_sync("plex", claim("plex"))
     fake_plex.reset_counts()
     return fake_plex
+
+
+@pytest.fixture
+def best_of(fake_plex, transactional_db):
+    """The fake Plex's library with one recording on two of its artist's albums, synced:
+    the album it was on is renamed a later "Greatest Hits", and a new, earlier studio
+    album (so with higher rating keys) holds the same recording. Returns the cached
+    (original, best-of copy)."""
+    lib = fake_plex.library
+    with lib.lock:
+        counts = Counter((t.artist_key, t.title) for t in lib.tracks.values())
+        track = next(
+            t
+            for t in lib.tracks.values()
+            if counts[t.artist_key, t.title] == 1
+            and t.track_artist is None
+            and not t.truth_live
+            and not lib.albums[t.album_key].truth_live
+            and lib.artists[t.artist_key].title != "Various Artists"
+            and not re.search(r"[(\[]| - ", t.title)
+        )
+        best_of = lib.albums[track.album_key]
+        best_of.title, best_of.year = "Greatest Hits", 2015
+        album = replace(best_of, key=lib.take_key(), title="First Light", year=1985)
+        lib.albums[album.key] = album
+        copy = replace(
+            track, rating_key=lib.take_key(), album_key=album.key, duration_ms=track.duration_ms + 1500
+        )
+        lib.tracks[copy.rating_key] = copy
+    run_sync("plex", claim("plex"))
+    fake_plex.reset_counts()
+    return Track.objects.get(rating_key=copy.rating_key), Track.objects.get(rating_key=track.rating_key)
 
 
 @pytest.fixture

@@ -21,6 +21,16 @@ def test_import_reports_matches_saves_and_counts_requests(synced, m3u, capsys):
     assert synced.total_requests == 3
 
 
+def test_import_takes_the_original_album_of_a_recording_also_on_a_best_of(fake_plex, best_of, m3u, capsys):
+    original, copy = best_of
+    call_command("importplaylist", str(m3u([original])))
+    out = capsys.readouterr().out
+    assert "3 entries: 1 matched, 0 ambiguous, 2 unmatched" in out
+    assert f"on 2 albums; took {original.album} (1985)" in out
+    (playlist,) = fake_plex.playlists.values()
+    assert [str(k) for k in playlist.items] == [original.rating_key]
+
+
 def test_reimport_updates_the_same_playlist(synced, m3u):
     tracks = studio_tracks(10)
     call_command("importplaylist", str(m3u(tracks[:4])))

@@ -24,18 +24,22 @@ def _library():
     tracks = []
     for line in (DATA / "library.txt").read_text(encoding="utf-8").splitlines():
         if line.startswith("## "):
-            album_artist, album, *live = _fields(line[3:])
+            album_artist, album, *more = _fields(line[3:])
+            year = next((int(f) for f in more if f.isdigit()), None)
         elif line[:1].isdigit():
             key, title, length, *artist = _fields(line)
+            display = artist[0] if artist else album_artist
             tracks.append(
                 {
                     "rating_key": key,
-                    "artist": artist[0] if artist else album_artist,
+                    "artist": display,
+                    "artists": artist[1:] or [display],
                     "album_artist": album_artist,
                     "title": title,
                     "album": album,
                     "duration_ms": _ms(length),
-                    "is_live": live == ["live"],
+                    "is_live": "live" in more,
+                    "year": year,
                 }
             )
     return tracks
@@ -130,15 +134,27 @@ def test_normalize_treats_ascii_and_unicode_spellings_alike():
 # --- rules, one small library each ---------------------------------------------------------------
 
 
-def _track(key, artist, title, album="Album", album_artist=None, duration_ms=None, is_live=False):
+def _track(
+    key,
+    artist,
+    title,
+    album="Album",
+    album_artist=None,
+    duration_ms=None,
+    is_live=False,
+    artists=None,
+    year=None,
+):
     return {
         "rating_key": key,
         "artist": artist,
+        "artists": artists or [artist],
         "album_artist": artist if album_artist is None else album_artist,
         "title": title,
         "album": album,
         "duration_ms": duration_ms,
         "is_live": is_live,
+        "year": year,
     }
 
 
@@ -364,24 +380,170 @@ def test_different_recordings_without_a_tiebreak_are_ambiguous():
     assert sorted(t.rating_key for t in result.candidates) == ["1", "2"]
 
 
-def test_one_recording_on_album_and_compilation_prefers_the_artists_album():
+# --- credited artists ----------------------------------------------------------------------------
+
+ZOMBIE_CHRISTMAS = _track(
+    "1",
+    "Emmy the Great, Tim Wheeler",
+    "Zombie Christmas",
+    album="This Is Christmas",
+    album_artist="Emmy the Great & Tim Wheeler",
+    artists=["Emmy the Great", "Tim Wheeler"],
+)
+
+
+def test_entry_naming_a_second_credited_artist_matches():
+    assert _matched([ZOMBIE_CHRISTMAS], "Tim Wheeler", "Zombie Christmas") == "1"
+
+
+@pytest.mark.parametrize(
+    "artist",
+    [
+        "Emmy the Great & Tim Wheeler",
+        "Emmy the Great, Tim Wheeler",
+        "Emmy the Great feat. Tim Wheeler",
+        "Tim Wheeler & Emmy the Great",
+        "Emmy the Great",
+    ],
+)
+def test_entry_naming_the_collaborators_together_matches(artist):
+    assert _matched([ZOMBIE_CHRISTMAS], artist, "Zombie Christmas") == "1"
+
+
+def test_a_credited_artist_still_needs_the_title():
+    assert _matched([ZOMBIE_CHRISTMAS], "Tim Wheeler", "Zombie Halloween") == "unmatched"
+
+
+def test_an_artist_named_only_on_the_album_is_not_credited_on_its_tracks():
     tracks = [
         _track(
-            "5", "a-ha", "Take On Me", album="Pure 80s", album_artist="Various Artists", duration_ms=228000
-        ),
-        _track("9", "a-ha", "Take On Me", album="Hunting High and Low", duration_ms=226000),
+            "1",
+            "Emmy the Great",
+            "Marshmallow World",
+            album_artist="Emmy the Great & Tim Wheeler",
+        )
     ]
-    result = Matcher(tracks).match(Entry("a-ha", "Take On Me"))
-    assert (result.status, result.track.rating_key) == ("matched", "9")
-    assert len(result.candidates) == 2  # the report can say there were two
+    assert _matched(tracks, "Tim Wheeler", "Marshmallow World") == "unmatched"
 
 
-def test_one_recording_on_two_albums_picks_the_lowest_rating_key():
+def test_a_credited_band_with_an_ampersand_is_not_split():
     tracks = [
-        _track("100", "Fleetwood Mac", "Dreams", album="Greatest Hits", duration_ms=254000),
-        _track("99", "Fleetwood Mac", "Dreams", album="Rumours", duration_ms=257000),
+        _track(
+            "1",
+            "Mumford & Sons, Baaba Maal",
+            "There Will Be Time",
+            album_artist="Various Artists",
+            artists=["Mumford & Sons", "Baaba Maal"],
+        )
     ]
-    assert _matched(tracks, "Fleetwood Mac", "Dreams") == "99"
+    assert _matched(tracks, "Baaba Maal", "There Will Be Time") == "1"
+    assert _matched(tracks, "Mumford and Sons", "There Will Be Time") == "1"
+    assert _matched(tracks, "Mumford", "There Will Be Time") == "unmatched"
+
+
+# --- one copy of the same recording --------------------------------------------------------------
+
+
+def _copy(key, album, album_artist="Blur", year=None, duration_ms=122000, artist="Blur"):
+    return _track(key, artist, "Song 2", album, album_artist, duration_ms, year=year)
+
+
+def test_same_recording_on_a_best_of_prefers_the_original_album():
+    tracks = [_copy("5", "Blur: The Best Of", year=2000), _copy("9", "Blur", year=1997)]
+    result = Matcher(tracks).match(Entry("Blur", "Song 2"))
+    assert (result.status, result.track.album) == ("matched", "Blur")
+    # the report can offer the other copy, the preferred one first
+    assert [t.album for t in result.candidates] == ["Blur", "Blur: The Best Of"]
+
+
+@pytest.mark.parametrize(
+    ("album", "album_artist"),
+    [
+        ("Now That's What I Call Music! 37", "Various Artists"),
+        ("Pure 90s", "Various Artists"),
+        ("Trainspotting (Music from the Motion Picture)", "Various Artists"),
+        ("Blur: Greatest Hits", "Blur"),
+        ("The Essential Blur", "Blur"),
+        ("The Blur Collection", "Blur"),
+        ("Blur: Anthology", "Blur"),
+        ("Midsummer Mix", "DJ Somebody"),
+    ],
+)
+def test_same_recording_on_a_compilation_or_soundtrack_prefers_the_original_album(album, album_artist):
+    # The compilation is older and was added first: the kind of album still decides.
+    tracks = [_copy("1", album, album_artist, year=1996), _copy("2", "Blur", year=1997)]
+    assert _matched(tracks, "Blur", "Song 2") == "2"
+
+
+def test_a_reissued_album_beats_an_older_best_of():
+    tracks = [_copy("1", "Blur: The Best Of", year=2000), _copy("2", "Blur (2012 Remaster)", year=2012)]
+    assert _matched(tracks, "Blur", "Song 2") == "2"
+
+
+def test_same_recording_on_two_of_the_artists_albums_prefers_the_earliest_year():
+    tracks = [_copy("1", "Blur (Special Edition)", year=2012), _copy("2", "Blur", year=1997)]
+    assert _matched(tracks, "Blur", "Song 2") == "2"
+
+
+def test_same_recording_on_two_compilations_prefers_the_earliest_year():
+    tracks = [_copy("1", "Blur: The Best Of", year=2000), _copy("2", "Trainspotting (Soundtrack)", year=1996)]
+    assert _matched(tracks, "Blur", "Song 2") == "2"
+
+
+def test_copies_alike_in_kind_and_year_prefer_the_first_added():
+    tracks = [
+        _copy("100", "Song 2"),
+        _copy("99", "Blur"),
+        _copy("101", "Blur", year=1997),  # an unknown year comes after any known one
+    ]
+    assert _matched(tracks[:2], "Blur", "Song 2") == "99"
+    assert _matched(tracks, "Blur", "Song 2") == "101"
+
+
+def test_the_album_named_by_the_entry_wins_over_the_preference():
+    tracks = [_copy("1", "Blur: The Best Of", year=2000), _copy("2", "Blur", year=1997)]
+    assert _matched(tracks, "Blur", "Song 2", album="Blur: The Best Of") == "1"
+
+
+def test_a_mono_entry_keeps_the_mono_copy_of_the_same_length():
+    tracks = [
+        _track("1", "The Beatles", "Help! - Mono", "Help! (Mono)", duration_ms=139000, year=1965),
+        _track("2", "The Beatles", "Help! - Remastered 2009", "Help!", duration_ms=139000, year=1965),
+        _track("3", "The Beatles", "Help!", "1", duration_ms=139000, year=2000),
+    ]
+    assert _matched(tracks, "The Beatles", "Help! (Mono)") == "1"
+    assert _matched(tracks, "The Beatles", "Help!") == "2"
+
+
+def test_live_and_studio_takes_stay_ambiguous():
+    # Two concerts are two recordings, however alike their lengths.
+    tracks = [
+        _track("1", "Pearl Jam", "Even Flow", "Live on Two Legs", duration_ms=318000, is_live=True),
+        _track("2", "Pearl Jam", "Even Flow", "Live at Benaroya Hall", duration_ms=317000, is_live=True),
+    ]
+    assert _matched(tracks, "Pearl Jam", "Even Flow (Live)") == "ambiguous"
+    # With a studio take beside them, the entry's own live-ness picks (tested above);
+    # a studio entry with only live takes cached cannot choose between them either.
+    assert _matched(tracks, "Pearl Jam", "Even Flow") == "ambiguous"
+
+
+def test_a_best_of_copy_of_another_length_stays_ambiguous():
+    # A single edit, say: another cut, even on a best-of.
+    tracks = [_copy("1", "Blur", year=1997), _copy("2", "Blur: The Best Of", year=2000, duration_ms=110000)]
+    assert _matched(tracks, "Blur", "Song 2") == "ambiguous"
+
+
+def test_a_copy_of_unknown_length_stays_ambiguous():
+    tracks = [_copy("1", "Blur: The Best Of", year=2000, duration_ms=None), _copy("2", "Blur", year=1997)]
+    assert _matched(tracks, "Blur", "Song 2") == "ambiguous"
+
+
+def test_a_solo_take_and_a_duet_of_the_same_length_stay_ambiguous():
+    tracks = [
+        ZOMBIE_CHRISTMAS | {"duration_ms": 202000},
+        _track("2", "Tim Wheeler", "Zombie Christmas", "Solo Christmas", duration_ms=202000),
+    ]
+    assert _matched(tracks, "Tim Wheeler", "Zombie Christmas") == "ambiguous"
 
 
 def test_matcher_accepts_objects_as_well_as_dicts():
@@ -429,6 +591,33 @@ def test_from_cache_reads_the_cache_once_and_matches_without_queries(django_asse
         results = matcher.match_all([Entry("Johnny Cash", "Hurt"), Entry("Nine Inch Nails", "Hurt")] * 50)
     assert {r.track.rating_key for r in results} == {"11", "12"}
     assert Matcher.from_cache("jellyfin").match(Entry("Johnny Cash", "Hurt")).track.rating_key == "ab12"
+
+
+@pytest.mark.django_db
+def test_from_cache_knows_every_credited_artist_and_the_years():
+    def cached(key, album, year, album_artist="Emmy the Great & Tim Wheeler"):
+        return Track(
+            source="jellyfin",
+            rating_key=key,
+            artist="Emmy the Great, Tim Wheeler",
+            artists=["Emmy the Great", "Tim Wheeler"],
+            album_artist=album_artist,
+            title="Zombie Christmas",
+            album=album,
+            duration_ms=202000,
+            year=year,
+        )
+
+    Track.objects.bulk_create(
+        [
+            cached("a1", "Now That's What I Call Xmas", 2011, "Various Artists"),
+            cached("b2", "This Is Christmas (Deluxe)", 2012),
+            cached("c3", "This Is Christmas", 2011),
+        ]
+    )
+    result = Matcher.from_cache("jellyfin").match(Entry("Tim Wheeler", "Zombie Christmas"))
+    assert [t.rating_key for t in result.candidates] == ["c3", "b2", "a1"]
+    assert (result.status, result.track.rating_key) == ("matched", "c3")
 
 
 def test_a_large_library_stays_small_in_memory():

@@ -90,6 +90,24 @@ def test_import_matches_against_the_cache_and_saves_in_order(client, synced, m3u
     assert [str(k) for k in playlist.items] == [t.rating_key for t in tracks]
 
 
+def test_import_offers_every_copy_of_one_recording_with_the_original_album_preselected(
+    client, fake_plex, best_of, m3u
+):
+    original, copy = best_of
+    with open(m3u([original]), "rb") as f:
+        page = client.post("/playlists/import", {"file": f}).content.decode()
+    assert "<strong>1</strong> matched" in page
+    assert "The same recording is on 2 albums" in page
+    assert f'name="slot-1" value="{original.rating_key}" checked>' in page
+    assert f"· {original.album} (1985)" in page
+    assert f'name="slot-1" value="{copy.rating_key}">' in page
+    assert "· Greatest Hits (2015)" in page
+    # the user may pick the best-of copy instead
+    client.post("/playlists/save", {"title": "Mine", "mode": "create", "slot-1": copy.rating_key})
+    (playlist,) = fake_plex.playlists.values()
+    assert [str(k) for k in playlist.items] == [copy.rating_key]
+
+
 def test_import_with_an_empty_cache_asks_to_build_it_first(client, fake_plex, m3u):
     with open(m3u([]), "rb") as f:
         page = client.post("/playlists/import", {"file": f}).content.decode()

@@ -70,7 +70,14 @@ class Command(BaseCommand):
         for result in results:
             counts[result.status] += 1
             entry = f"{result.entry.artist} - {result.entry.title}"
-            if result.status == "ambiguous":
+            if result.status == "matched" and result.candidates:
+                took = result.track
+                year = f" ({took.year})" if took.year else ""
+                self.stdout.write(
+                    f"  =  {entry}: the same recording is on {len(result.candidates)} albums; "
+                    f"took {took.album}{year} [{took.rating_key}]"
+                )
+            elif result.status == "ambiguous":
                 self.stdout.write(f"  ?  {entry}: several tracks fit, left out:")
                 for c in result.candidates:
                     self.stdout.write(f"       {c.artist} - {c.title} ({c.album}) [{c.rating_key}]")
