@@ -91,6 +91,17 @@ class StagedTrack(TrackFields):
         return f"{self.artist} - {self.title} (staged)"
 
 
+def cache_version(source):
+    """What changes whenever the cached tracks of `source` change, for caches
+    built from them: every sync moves its SyncState row, and rows written any
+    other way move the highest id. Both are one-row reads, where counting or
+    scanning 100k tracks is not. None when the cache was never synced."""
+    state = SyncState.objects.filter(source=source).values_list("run_id", "last_sync_at").first()
+    if state is None or state[1] is None:
+        return None
+    return (*state, Track.objects.filter(source=source).aggregate(top=models.Max("id"))["top"])
+
+
 class SyncState(models.Model):
     """One row per media server: what the cache holds and the sync under way."""
 

@@ -18,10 +18,10 @@ from operator import or_
 from urllib.parse import urlencode
 
 from django.db import connection
-from django.db.models import Count, F, Lookup, Max, Q
+from django.db.models import Count, F, Lookup, Q
 from django.db.models.functions import Collate
 
-from library.models import SOURCES, SyncState, Track
+from library.models import SOURCES, Track, cache_version
 
 MAX_COUNT = 1000
 # More values than anyone picks by hand; the limit keeps a crafted URL from building
@@ -296,16 +296,11 @@ _counts_cache = {}
 
 
 def _cached(what, source, compute):
-    """compute(source), reused until the cache changes: every sync moves its
-    SyncState row, and rows written any other way move the highest id. Both are
-    one-row reads, where counting or scanning 100k tracks is not."""
-    state = (
-        SyncState.objects.filter(source=source).values_list("run_id", "last_sync_at").first(),
-        Track.objects.filter(source=source).aggregate(top=Max("id"))["top"],
-    )
+    """compute(source), reused until the cache changes."""
+    state = cache_version(source)
     key = (what, source)
     hit = _counts_cache.get(key)
-    if not hit or hit[0] != state:
+    if not hit or state is None or hit[0] != state:
         hit = _counts_cache[key] = (state, compute(source))
     return list(hit[1])  # a copy: the caller may change it
 

@@ -43,14 +43,20 @@ apart, an unknown length, another lead artist) are "ambiguous", with the candida
 Nothing is ever matched on the title alone.
 """
 
+import logging
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from django.db import connection
+
 from library.live import is_live
-from library.models import Track
+from library.models import Track, cache_version
 from playlists.importers import Entry
+
+log = logging.getLogger(__name__)
 
 _FIELDS = (
     "rating_key",
@@ -284,6 +290,27 @@ class Matcher:
         rows = Track.objects.filter(source=source).order_by().values(*_FIELDS)
         return cls(rows.iterator(chunk_size=2000))
 
+    @classmethod
+    def for_source(cls, source="plex"):
+        """The matcher over the cache as it is now, built once per cache state (each
+        sync makes a new one) and kept by this process: building it reads the whole
+        cache (seconds at 100k tracks), matching a playlist with it takes milliseconds.
+        Concurrent callers wait for one build instead of each making their own."""
+        version = cache_version(source)
+        with _built_lock:
+            built = _built.get(source)
+            if built is None or version is None or built[0] != version:
+                built = _built[source] = (version, cls.from_cache(source))
+            return built[1]
+
+    @classmethod
+    def warm(cls, source="plex"):
+        """Build the matcher in the background unless it is current, so that the
+        user's first import after a sync does not wait for it."""
+        built = _built.get(source)
+        if built is None or built[0] != cache_version(source):
+            threading.Thread(target=_build_in_background, args=(cls, source), daemon=True).start()
+
     def match_all(self, entries) -> list[MatchResult]:
         return [self.match(entry) for entry in entries]
 
@@ -386,6 +413,19 @@ class Matcher:
             (p for p in reversed(prefixes) if p in self._known), prefixes[0] if prefixes else whole
         )
         return {whole, primary}
+
+
+_built = {}  # source -> (cache version, Matcher)
+_built_lock = threading.Lock()
+
+
+def _build_in_background(cls, source):
+    try:
+        cls.for_source(source)
+    except Exception:
+        log.exception("could not prepare the %s matcher; the next import builds it", source)
+    finally:
+        connection.close()  # this thread's own connection
 
 
 def _lead(track):

@@ -127,6 +127,8 @@ def import_playlist(request):
         "warning": saving.cache_warning(source),
     }
     upload = request.FILES.get("file")
+    if request.method == "GET":
+        Matcher.warm(source)  # ready by the time the user has picked a file
     if request.method == "POST":
         if upload is None:
             context["error"] = "Choose a playlist file to import."
@@ -140,7 +142,7 @@ def import_playlist(request):
             except PlaylistFormatError as exc:
                 context["error"] = str(exc)
             else:
-                results = Matcher.from_cache(source).match_all(playlist.entries)
+                results = Matcher.for_source(source).match_all(playlist.entries)
                 context.update(_report(playlist, results))
                 context.update(_save_context(source, context["matched_keys"], playlist.name, "import"))
     return render(request, "playlists/import.html", context)

@@ -1,9 +1,11 @@
 import tracemalloc
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
-from library.models import Track
+from library.models import SyncState, Track
 from playlists.importers import Entry
 from playlists.matching import CachedTrack, Matcher, normalize
 
@@ -640,3 +642,21 @@ def test_a_large_library_stays_small_in_memory():
     print(f"\n{size / count:.0f} bytes a track: {size / count * 100_000 / 1e6:.0f} MB for 100,000 tracks")
     assert size / count < 500
     assert matcher.match(Entry("Artist 12", "Song Number 1234")).track.rating_key == "1234"
+
+
+@pytest.mark.django_db
+def test_matcher_is_built_once_per_cache_state_and_sees_the_next_sync(django_assert_num_queries):
+    state = SyncState.objects.create(source="plex", track_count=1, last_sync_at=timezone.now())
+    Track.objects.create(source="plex", rating_key="11", artist="Johnny Cash", title="Hurt")
+    first = Matcher.for_source("plex")
+    # Later imports only check that the cache is as it was: two one-row reads.
+    with django_assert_num_queries(2):
+        assert Matcher.for_source("plex") is first
+    assert first.match(Entry("Nine Inch Nails", "Hurt")).status == "unmatched"
+
+    Track.objects.create(source="plex", rating_key="12", artist="Nine Inch Nails", title="Hurt")
+    state.track_count, state.last_sync_at = 2, timezone.now() + timedelta(seconds=1)
+    state.save()
+    after_sync = Matcher.for_source("plex")
+    assert after_sync is not first
+    assert after_sync.match(Entry("Nine Inch Nails", "Hurt")).track.rating_key == "12"

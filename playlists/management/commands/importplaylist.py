@@ -48,7 +48,7 @@ class Command(BaseCommand):
         if not SyncState.for_source(source).track_count:
             raise CommandError("The cache is empty: run `python manage.py sync` (or pass --sync-first).")
 
-        results = Matcher.from_cache(source).match_all(parsed.entries)
+        results = Matcher.for_source(source).match_all(parsed.entries)
         self._report(parsed, results)
         keys = [r.track.rating_key for r in results if r.status == "matched"]
         if dry_run:
