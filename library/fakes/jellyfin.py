@@ -1,18 +1,27 @@
 """A fake Jellyfin server that the Jellyfin adapter talks to over real HTTP.
 
 Built to the Jellyfin section of shared/reference/media-servers.md and to Jellyfin
-10.11's controllers, so code that works against this should work against a real server:
-JSON with PascalCase names and nulls left out, routes and query names matched without
-regard to case (as ASP.NET binds them), an API key in any of the places Jellyfin reads
-one, user data and playlists that belong to a user (an API key is not one), and the fake
-Plex's fault switches and request counters.
+10.11's controllers and DtoService, so code that works against this should work against
+a real server: JSON with PascalCase names, nulls left out except the empty Guids Jellyfin
+writes as null (`"ChannelId": null` on every library item), routes and query names
+matched without regard to case (as ASP.NET binds them), an API key in any of the places
+Jellyfin reads one, user data and playlists that belong to a user (an API key is not
+one), a Date header by the server's clock, and the fake Plex's fault switches and
+request counters.
 
 The library is the fake Plex's FakeLibrary, seen as Jellyfin shows the same files: Ids
 are 32 hex digits derived from the Plex keys (item_id), durations are ticks, tracks carry
 their album's year and genres, and the first administrator's favourites are the tracks
-rated 8 or more (Jellyfin has no star ratings). Mutate the library to change the server.
-DateLastSaved is the library's updatedAt: in Jellyfin, marking a favourite or playing a
-track does not move it, so set those directly (or change_tracks(..., bump_updated_at=False)).
+rated 8 or more (Jellyfin has no star ratings). file_tags() says what Jellyfin reads from
+each track's file: every credited artist ("A feat. B" credits A and B; some tracks credit
+three), and, for a share of tracks chosen by key, the rough edges of real libraries:
+files outside any album (no AlbumId, Album or AlbumArtist), no artist tag
+(`"Artists": []`), a track number of 0. Mutate the library to change the server.
+
+The library's updatedAt is Jellyfin's DateLastSaved: `minDateLastSaved` filters on it, but,
+as on a real server, no item ever carries it (BaseItemDto has no such property, though
+`Fields=DateLastSaved` is accepted). Marking a favourite or playing a track does not
+move it, so set those directly (or change_tracks(..., bump_updated_at=False)).
 
     with FakeJellyfinServer(library=FakeLibrary(tracks=500), api_key="k") as server:
         requests.get(server.url + "/Users", headers={"Authorization": 'MediaBrowser Token="k"'})
@@ -21,11 +30,13 @@ Standard library only; no Django.
 """
 
 import json
+import random
 import re
 import traceback
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import formatdate
 from http import HTTPStatus
 from operator import attrgetter
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -36,7 +47,16 @@ from .plexdata import EPOCH, FakeLibrary
 # Nagle off); only the routes and the wire format differ.
 from .server import FakeServer, Faults, _HttpError
 
-__all__ = ["FakeJellyfinServer", "FakeLibrary", "FakePlaylist", "FakeUser", "Faults", "item_id"]
+__all__ = [
+    "FakeJellyfinServer",
+    "FakeLibrary",
+    "FakePlaylist",
+    "FakeUser",
+    "FileTags",
+    "Faults",
+    "file_tags",
+    "item_id",
+]
 
 VERSION = "10.11.5"
 _TICKS_PER_MS = 10_000
@@ -62,6 +82,55 @@ def _item_key(guid):
 def _name_id(kind, name):
     # Jellyfin derives the Ids of artists, genres, views and the like from their names.
     return uuid.uuid5(uuid.NAMESPACE_OID, f"{kind}:{name}").hex
+
+
+# One track in this many (by key, so a track keeps its shape however the library
+# changes) shows a rough edge of real libraries. The numbers are coprime, so a few
+# tracks show two at once.
+_THREE_CREDITS_EVERY = 13
+_TRACK_ZERO_EVERY = 17  # a track number tag of 0
+_UNCREDITED_EVERY = 19  # no artist tag: "Artists": []
+_LOOSE_EVERY = 23  # a file outside any album folder: no AlbumId, Album or AlbumArtist
+# Guests on three-credit tracks: names the generator never makes, so no guest is also
+# an album artist.
+_GUESTS = ("Tim Wheeler", "Emmy the Great", "Nils Frahm", "Ólafur Arnalds", "Neneh Cherry", "MF DOOM")
+
+
+@dataclass(frozen=True, slots=True)
+class FileTags:
+    """What Jellyfin reads from a generated track's file, where it differs from Plex's view."""
+
+    artists: list[str]  # every credited artist, in order
+    album: str | None
+    album_id: str | None
+    album_artist: str | None
+    index: int
+
+
+def file_tags(library, track):
+    """How Jellyfin shows `track` of `library`: a performer "A feat. B" is credited as
+    A and B, a compilation track as its performer; some tracks credit three artists,
+    some none, some are loose files or have track number 0 (see the shares above)."""
+    album = library.albums[track.album_key]
+    album_artist = library.artists[track.artist_key].title
+    key = track.rating_key
+    artists = (track.track_artist or album_artist).split(" feat. ")
+    if key % _THREE_CREDITS_EVERY == 0:
+        artists = [*artists, *random.Random(key).sample(_GUESTS, 2)][:3]
+    if key % _UNCREDITED_EVERY == 0:
+        artists = []
+    loose = key % _LOOSE_EVERY == 0
+    return FileTags(
+        artists=artists,
+        album=None if loose else album.title,
+        album_id=None if loose else item_id(album.key),
+        album_artist=None if loose else album_artist,
+        index=_track_number(track),
+    )
+
+
+def _track_number(track):
+    return 0 if track.rating_key % _TRACK_ZERO_EVERY == 0 else track.index
 
 
 @dataclass
@@ -323,7 +392,7 @@ class FakeJellyfinServer(FakeServer):
         keys = {
             # Jellyfin's sort name for audio: "0001 - 0003 - Title" (disc, track, name);
             # ties go by Name.
-            "sortname": lambda t: (f"{t.disc:04d} - {t.index:04d} - {t.title}", t.title),
+            "sortname": lambda t: (f"{t.disc:04d} - {_track_number(t):04d} - {t.title}", t.title),
             "name": attrgetter("title"),
             "datecreated": attrgetter("added_at"),
             "dateplayed": lambda t: self._last_played(t, user) or 0,
@@ -399,6 +468,7 @@ class FakeJellyfinServer(FakeServer):
             "SortName": name.lower(),
             "ExternalUrls": [],
             "Path": f"/config/root/default/{name}",
+            "ChannelId": None,  # the empty Guid, as on every library item
             "IsFolder": True,
             "Type": "CollectionFolder",
             "CollectionType": kind,
@@ -409,37 +479,40 @@ class FakeJellyfinServer(FakeServer):
         }
 
     def _track_dto(self, t, req, user):
+        """An Audio item as Jellyfin 10.11's DtoService fills a BaseItemDto: properties in
+        its order, nulls left out, `Fields` adding only what it names."""
         lib = self.library
-        album, album_artist = lib.albums[t.album_key], lib.artists[t.artist_key]
-        performer = t.track_artist or album_artist.title
+        album, tags = lib.albums[t.album_key], file_tags(lib, t)
         fields = set(req.enums("fields"))
+        images = req.get("enableImages", "true").lower() != "false"
         dto = {"Name": t.title, "ServerId": self.server_id, "Id": item_id(t.rating_key)}
         if "datecreated" in fields:
             dto["DateCreated"] = _iso(t.added_at)
-        if "datelastsaved" in fields:
-            dto["DateLastSaved"] = _iso(t.updated_at)
         dto |= {"HasLyrics": False, "Container": "flac"}
         if album.year is not None:
             dto["PremiereDate"] = f"{album.year}-01-01T00:00:00.0000000Z"
+        # A library item's ChannelId is the empty Guid, which Jellyfin's
+        # JsonNullableGuidConverter writes as null although nulls are otherwise left out.
+        dto["ChannelId"] = None
+        if "genres" in fields:  # from the files' tags, which carry the album's genres
+            dto["Genres"] = list(album.genres)
         dto["RunTimeTicks"] = t.duration_ms * _TICKS_PER_MS
         if album.year is not None:
             dto["ProductionYear"] = album.year
-        dto |= {"IndexNumber": t.index, "ParentIndexNumber": t.disc, "IsFolder": False, "Type": "Audio"}
-        if "genres" in fields:  # from the files' tags, which carry the album's genres
-            dto["Genres"] = list(album.genres)
+        dto |= {"IndexNumber": tags.index, "ParentIndexNumber": t.disc, "IsFolder": False, "Type": "Audio"}
+        if "genres" in fields:
             dto["GenreItems"] = [{"Name": g, "Id": _name_id("genre", g)} for g in album.genres]
         if user is not None and req.get("enableUserData", "true").lower() != "false":
             dto["UserData"] = self._user_data(t, user)
-        dto |= {
-            "Artists": [performer],
-            "ArtistItems": [{"Name": performer, "Id": _name_id("artist", performer)}],
-            "Album": album.title,
-            "AlbumId": item_id(album.key),
-            "AlbumArtist": album_artist.title,
-            "AlbumArtists": [{"Name": album_artist.title, "Id": _name_id("artist", album_artist.title)}],
-        }
-        if req.get("enableImages", "true").lower() != "false":
-            dto |= {"ImageTags": {}, "BackdropImageTags": [], "ImageBlurHashes": {}}
+        dto |= {"Artists": tags.artists, "ArtistItems": _artist_items(tags.artists)}
+        if tags.album is not None:
+            dto |= {"Album": tags.album, "AlbumId": tags.album_id}
+        if tags.album_artist is not None:
+            dto["AlbumArtist"] = tags.album_artist
+        dto["AlbumArtists"] = _artist_items([tags.album_artist] if tags.album_artist else [])
+        if images:
+            dto |= {"ImageTags": {}, "BackdropImageTags": []}
+        dto["ImageBlurHashes"] = {}  # set whether or not images were asked for
         return dto | {"LocationType": "FileSystem", "MediaType": "Audio"}
 
     def _user_data(self, t, user):
@@ -463,6 +536,7 @@ class FakeJellyfinServer(FakeServer):
             "Id": p.id,
             "CanDelete": True,
             "SortName": p.name.lower(),
+            "ChannelId": None,
             "RunTimeTicks": sum(t.duration_ms for t in tracks) * _TICKS_PER_MS,
             "IsFolder": True,
             "Type": "Playlist",
@@ -517,6 +591,10 @@ def _auth_params(header):
     return {m[1].lower(): unquote(m[3] if m[2] is None else m[2]) for m in _AUTH_PARAM.finditer(params)}
 
 
+def _artist_items(names):
+    return [{"Name": name, "Id": _name_id("artist", name)} for name in names]
+
+
 def _guid(value):
     """A Guid as Jellyfin binds it: with or without dashes, any case."""
     guid = value.replace("-", "").lower()
@@ -539,7 +617,10 @@ def _timestamp(value):
 
 
 def _send(handler, status, body=None):
-    handler.send_response(status)
+    # Date by the server's clock, the one that stamps DateLastSaved; send_response
+    # would take the machine's.
+    handler.send_response_only(status)
+    handler.send_header("Date", formatdate(handler.server.fake.library.clock(), usegmt=True))
     if body is None and status >= 400:
         body = HTTPStatus(status).phrase.encode()
         handler.send_header("Content-Type", "text/plain; charset=utf-8")

@@ -11,6 +11,10 @@ What it relies on (Jellyfin 10.9 and later, which moved user views to /UserViews
 - Jellyfin has no star ratings. A favourite is the closest signal and is cached as
   user_rating 10; other tracks are unrated.
 - Tracks carry their own genres and year, so prepare() has nothing to do.
+- Artists holds every credited artist, all cached; real items may lack any field
+  (a loose file has no album, an untagged one no artists) or send it as null.
+- No item says when it last changed (DateLastSaved is a filter, never a field), so
+  changes are asked for since the server's clock at the last sync's start.
 - Pages are sorted by DateCreated, then SortName: a stable order in which tracks added
   during a sync land on the last page instead of shifting the others.
 - Jellyfin names a playlist entry by its track's Id and never holds a track twice, so
@@ -34,7 +38,9 @@ _RETRY_PAUSE = 1.0
 # Kestrel answers 414 to request lines over 8 KB; ids to add or remove go in the URL.
 _MAX_URL_CHARS = 6000
 _TICKS_PER_MS = 10_000
-_FIELDS = "Genres,DateCreated,DateLastSaved"
+# Not DateLastSaved: Jellyfin accepts it but BaseItemDto has no such property, so it
+# never comes (the minDateLastSaved filter works all the same).
+_FIELDS = "Genres,DateCreated"
 _VERSION = "1.0"
 # Jellyfin 10.10 and some 10.11 releases look for a calling user there (jellyfin#13476, #15600).
 _ENTRY_REMOVAL_REFUSED = (
@@ -265,7 +271,7 @@ class JellyfinSource:
         }
         data = self._get("/Items", "playlists", params)
         return [
-            (p["Id"], p.get("Name", ""), _int(p.get("ChildCount")) or 0)
+            (p["Id"], _text(p.get("Name")), _int(p.get("ChildCount")) or 0)
             for p in self._items(data, "playlists")
             if p.get("MediaType") == "Audio" and p.get("Id")
         ]
@@ -391,31 +397,65 @@ def _chunks(ids):
 
 
 def _track(item):
-    user_data = item.get("UserData") or {}
-    artists = item.get("Artists") or []
-    album_artist = item.get("AlbumArtist") or ""
+    """The cache's columns for an Audio item. Real items may lack any field or send it
+    as null: a loose file has no album, an untagged one no artists."""
+    user_data = item.get("UserData")
+    user_data = user_data if isinstance(user_data, dict) else {}
+    album_artist = _text(item.get("AlbumArtist"))
+    credited = _names(item.get("Artists"))
     ticks = _int(item.get("RunTimeTicks"))
     return {
-        "rating_key": str(item.get("Id") or ""),
-        "title": item.get("Name") or "",
-        "artist": (artists[0] if artists else "") or album_artist,
-        "artists": artists[:1] or [album_artist],
-        "album_artist": album_artist,
-        "album": item.get("Album") or "",
-        "album_key": item.get("AlbumId") or "",
-        "track_number": _int(item.get("IndexNumber")),
-        "disc_number": _int(item.get("ParentIndexNumber")),
+        "rating_key": _text(item.get("Id")),
+        "title": _text(item.get("Name")),
+        # As Jellyfin's own web client shows a track's artists, their names joined with ", "
+        # (jellyfin-web src/components/listview/listview.js, getListViewHtml:
+        # `artistItems.map(a => a.Name).join(', ')`). Artists, not ArtistItems: the server
+        # leaves out of ArtistItems the artists it has no item for yet.
+        "artist": ", ".join(credited) or album_artist,
+        # Untagged, the album artist is the performer, as Plex shows it.
+        "artists": credited or ([album_artist] if album_artist else []),
+        # As Jellyfin's scanner does for a file without an album artist tag
+        # (MediaBrowser.Providers/MediaInfo/AudioFileProber.cs).
+        "album_artist": album_artist or (credited[0] if credited else ""),
+        "album": _text(item.get("Album")),
+        "album_key": _text(item.get("AlbumId")),
+        "track_number": _position(item.get("IndexNumber")),
+        "disc_number": _position(item.get("ParentIndexNumber")),
         "duration_ms": ticks // _TICKS_PER_MS if ticks else None,
         "year": _year(item.get("ProductionYear")),
-        "genres": [g for g in item.get("Genres") or [] if isinstance(g, str) and g],
+        "genres": [g for g in _list(item.get("Genres")) if isinstance(g, str) and g],
         # No star ratings in Jellyfin: a favourite is the top of the scale, the rest unrated.
-        "user_rating": 10 if user_data.get("IsFavorite") else None,
+        "user_rating": 10 if user_data.get("IsFavorite") is True else None,
         "play_count": _int(user_data.get("PlayCount")) or 0,
         "last_played_at": _date(user_data.get("LastPlayedDate")),
         "added_at": _date(item.get("DateCreated")),
-        "server_updated_at": _date(item.get("DateLastSaved")),
+        # No item field says when it last changed (DateLastSaved never comes): incremental
+        # syncs go by the server's clock instead (ServerInfo.server_time).
+        "server_updated_at": None,
         "album_is_live": False,
     }
+
+
+def _text(value):
+    return value if isinstance(value, str) else ""
+
+
+def _list(value):
+    return value if isinstance(value, list) else []
+
+
+def _names(value):
+    """The artist names of a list, in order, once each (any case), blanks and non-names dropped."""
+    names = {}
+    for name in _list(value):
+        if isinstance(name, str) and name.strip():
+            names.setdefault(name.strip().casefold(), name.strip())
+    return list(names.values())
+
+
+def _position(value):
+    # Taggers write track or disc 0 for "unknown".
+    return _int(value) or None
 
 
 def _int(value):

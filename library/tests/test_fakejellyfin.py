@@ -2,12 +2,14 @@
 
 import json
 import time
+from collections import Counter
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import pytest
 import requests
 
-from library.fakes.jellyfin import FakeJellyfinServer, FakeLibrary, FakeUser, item_id
+from library.fakes.jellyfin import FakeJellyfinServer, FakeLibrary, FakeUser, file_tags, item_id
 from library.fakes.plexdata import EPOCH
 
 KEY = "f00dfeed" * 4
@@ -63,10 +65,15 @@ def _iso(epoch):
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
 
 
-def _nulls(value):
+def _nulls(value, path=""):
+    """The paths of the nulls in a JSON value."""
+    if value is None:
+        return [path]
     if isinstance(value, dict):
-        return any(v is None or _nulls(v) for v in value.values())
-    return isinstance(value, list) and any(_nulls(v) for v in value)
+        return [p for k, v in value.items() for p in _nulls(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _nulls(v, f"{path}[{i}]")]
+    return []
 
 
 def test_discovery_endpoints(server):
@@ -95,23 +102,24 @@ def test_discovery_endpoints(server):
 
 def test_audio_items_are_in_the_real_wire_format(server):
     lib = server.library
-    data = _tracks(server, Fields="Genres,DateCreated,DateLastSaved", SortBy="DateCreated").json()
+    data = _tracks(server, Fields="Genres,DateCreated", SortBy="DateCreated").json()
     assert (data["TotalRecordCount"], data["StartIndex"], len(data["Items"])) == (300, 0, 300)
-    assert not _nulls(data)  # Jellyfin leaves nulls out
     by_id = {item_id(k): t for k, t in lib.tracks.items()}
     for item in data["Items"]:
         t = by_id[item["Id"]]
-        album, album_artist = lib.albums[t.album_key], lib.artists[t.artist_key].title
-        performer = t.track_artist or album_artist
+        album, tags = lib.albums[t.album_key], file_tags(lib, t)
         assert (item["Type"], item["MediaType"], item["ServerId"]) == ("Audio", "Audio", server.server_id)
-        assert (item["Name"], item["Album"], item["AlbumArtist"]) == (t.title, album.title, album_artist)
-        assert (item["AlbumId"], item["Artists"]) == (item_id(album.key), [performer])
-        assert [a["Name"] for a in item["ArtistItems"]] == [performer]
-        assert (item["IndexNumber"], item["ParentIndexNumber"]) == (t.index, t.disc)
+        assert (item["Name"], item.get("Album"), item.get("AlbumArtist")) == (
+            t.title,
+            tags.album,
+            tags.album_artist,
+        )
+        assert (item.get("AlbumId"), item["Artists"]) == (tags.album_id, tags.artists)
+        assert (item["IndexNumber"], item["ParentIndexNumber"]) == (tags.index, t.disc)
         assert item["RunTimeTicks"] == t.duration_ms * 10_000
         assert item.get("ProductionYear") == album.year
         assert item["Genres"] == album.genres
-        assert (item["DateCreated"], item["DateLastSaved"]) == (_iso(t.added_at), _iso(t.updated_at))
+        assert item["DateCreated"] == _iso(t.added_at)
         user_data = item["UserData"]
         assert user_data["IsFavorite"] == ((t.user_rating or 0) >= 8)
         assert (user_data["PlayCount"], user_data["Played"]) == (t.view_count, t.view_count > 0)
@@ -124,10 +132,84 @@ def test_audio_items_are_in_the_real_wire_format(server):
         assert needle in text
 
     plain = _tracks(server, Limit=5).json()["Items"][0]  # fields only when asked
-    assert not {"Genres", "DateCreated", "DateLastSaved"} & set(plain)
+    assert not {"Genres", "GenreItems", "DateCreated"} & set(plain)
     other = _tracks(server, Limit=300, userId=server.users[1].id).json()["Items"]
     assert not any(i["UserData"]["IsFavorite"] or i["UserData"]["PlayCount"] for i in other)  # per user
     assert "UserData" not in _tracks(server, Limit=1, EnableUserData="false").json()["Items"][0]
+
+
+def test_every_item_carries_the_null_channel_id_and_no_other_null(server):
+    items = _tracks(server, Fields="Genres,DateCreated").json()["Items"]
+    assert {tuple(_nulls(item)) for item in items} == {(".ChannelId",)}
+    # Properties come in BaseItemDto's order, as Jellyfin serializes them.
+    assert list(items[0])[:8] == [
+        "Name",
+        "ServerId",
+        "Id",
+        "DateCreated",
+        "HasLyrics",
+        "Container",
+        "PremiereDate",
+        "ChannelId",
+    ]
+    # Without images: no image tags, but Jellyfin still sends the empty blur hashes.
+    slim = _tracks(server, Limit=1, EnableImages="false").json()["Items"][0]
+    assert ("ImageTags" not in slim, slim["ImageBlurHashes"]) == (True, {})
+
+
+def test_date_last_saved_is_never_sent_even_when_asked_for(server):
+    items = _tracks(server, Fields="Genres,DateCreated,DateLastSaved").json()["Items"]
+    assert len(items) == 300
+    assert not any("DateLastSaved" in item for item in items)
+
+
+def test_artists_credit_every_performer_and_artist_items_likewise(server):
+    lib = server.library
+    items = {i["Id"]: i for i in _tracks(server).json()["Items"]}
+    credits = {}
+    for key in lib.tracks:
+        item = items[item_id(key)]
+        assert [a["Name"] for a in item["ArtistItems"]] == item["Artists"]
+        assert all(len(a["Id"]) == 32 for a in item["ArtistItems"])
+        credits[key] = item["Artists"]
+    featuring = [k for k, t in lib.tracks.items() if t.track_artist and " feat. " in t.track_artist]
+    assert featuring and all(
+        credits[k][:2] == lib.tracks[k].track_artist.split(" feat. ") for k in featuring if credits[k]
+    )
+    shapes = Counter(len(names) for names in credits.values())
+    assert shapes[3] >= 10 and shapes[2] >= 3 and shapes[0] >= 5  # some three, some two, some none
+    # The same library gives the same credits on every server.
+    with FakeJellyfinServer(library=FakeLibrary(tracks=300, seed=5), api_key=KEY) as twin:
+        again = {i["Id"]: i["Artists"] for i in _tracks(twin).json()["Items"]}
+    assert again == {i: item["Artists"] for i, item in items.items()}
+
+
+def test_compilation_tracks_credit_their_performer():
+    lib = FakeLibrary(tracks=1000, seed=1)  # compilations come after the first few hundred tracks
+    with FakeJellyfinServer(library=lib, api_key=KEY) as server:
+        items = _tracks(server).json()["Items"]
+    compilation = [i for i in items if i.get("AlbumArtist") == "Various Artists"]
+    assert len(compilation) >= 5
+    performers = {item_id(k): t.track_artist for k, t in lib.tracks.items()}
+    assert all(i["Artists"][0] == performers[i["Id"]] for i in compilation if i["Artists"])
+    assert not any("Various Artists" in i["Artists"] for i in items)
+
+
+def test_some_items_are_loose_files_or_have_track_number_zero(server):
+    items = _tracks(server).json()["Items"]
+    loose = [i for i in items if "AlbumId" not in i]
+    assert 5 <= len(loose) <= 30
+    assert all(not {"Album", "AlbumArtist"} & set(i) and i["AlbumArtists"] == [] for i in loose)
+    assert all(i["AlbumId"] and i["Album"] and i["AlbumArtist"] for i in items if i not in loose)
+    assert 5 <= sum(i["IndexNumber"] == 0 for i in items) <= 40
+
+
+def test_the_date_header_follows_the_server_clock():
+    lib = FakeLibrary(tracks=20, seed=3)
+    lib.clock = lambda: EPOCH - 3600
+    with FakeJellyfinServer(library=lib, api_key=KEY) as server:
+        for response in (requests.get(server.url + "/System/Info/Public", timeout=5), _get(server, "/Users")):
+            assert parsedate_to_datetime(response.headers["Date"]).timestamp() == EPOCH - 3600
 
 
 def test_paging_sorting_and_parents(server):
@@ -170,7 +252,7 @@ def test_user_data_filters_and_sort(server):
     assert _tracks(server, IsFavorite="true", userId="").status_code == 400  # a user's data needs a user
 
 
-def test_mutations_and_min_date_last_saved():
+def test_min_date_last_saved_filters_on_the_last_save():
     lib = FakeLibrary(tracks=200, seed=2)
     lib.clock = lambda: EPOCH + 1000
     with FakeJellyfinServer(library=lib, api_key=KEY) as server:

@@ -1,10 +1,11 @@
 """The Jellyfin adapter and the sync engine, against the fake Jellyfin over real HTTP."""
 
+import time
 from datetime import UTC, datetime
 
 import pytest
 
-from library.fakes.jellyfin import FakeUser, item_id
+from library.fakes.jellyfin import FakeUser, file_tags, item_id
 from library.fakes.server import _HttpError
 from library.models import SyncState, Track
 from library.sources import SourceError
@@ -25,16 +26,17 @@ def _dt(epoch):
 
 def _row(lib, t):
     """The adapter's dict for a track, from the fake's own data (the admin's plays and favourites)."""
-    album, album_artist = lib.albums[t.album_key], lib.artists[t.artist_key].title
+    album, tags = lib.albums[t.album_key], file_tags(lib, t)
+    performers = tags.artists or [tags.album_artist] * bool(tags.album_artist)
     return {
         "rating_key": item_id(t.rating_key),
         "title": t.title,
-        "artist": t.track_artist or album_artist,
-        "artists": [t.track_artist or album_artist],
-        "album_artist": album_artist,
-        "album": album.title,
-        "album_key": item_id(album.key),
-        "track_number": t.index,
+        "artist": ", ".join(performers),
+        "artists": performers,
+        "album_artist": tags.album_artist or (tags.artists or [""])[0],
+        "album": tags.album or "",
+        "album_key": tags.album_id or "",
+        "track_number": tags.index or None,
         "disc_number": t.disc,
         "duration_ms": t.duration_ms,
         "year": album.year,
@@ -43,7 +45,7 @@ def _row(lib, t):
         "play_count": t.view_count,
         "last_played_at": _dt(t.last_viewed_at) if t.view_count else None,
         "added_at": _dt(t.added_at),
-        "server_updated_at": _dt(t.updated_at),
+        "server_updated_at": None,
         "album_is_live": False,
     }
 
@@ -348,13 +350,16 @@ def test_full_sync_caches_every_track_as_jellyfin_has_it(fake_jellyfin):
 def test_resync_applies_added_removed_and_changed_tracks(fake_jellyfin):
     _sync(fake_jellyfin)
     lib = fake_jellyfin.library
+    before = _expected_rows(lib)
     added = set(lib.add_tracks(7))
     removed = set(lib.remove_tracks(5))
-    changed = set(lib.change_tracks(4))
+    lib.change_tracks(4)
     result = _sync(fake_jellyfin)
+    after = _expected_rows(lib)
     assert (result.added, result.removed) == (len(added - removed), len(removed - added))
-    assert result.updated >= len(changed - removed - added)
-    assert _cached() == _expected_rows(lib)
+    # A re-rating that leaves a track on the same side of "favourite" shows no change in Jellyfin.
+    assert result.updated == sum(before[k] != after[k] for k in before.keys() & after.keys())
+    assert _cached() == after
 
 
 def test_a_failed_sync_keeps_the_previous_tracks(fake_jellyfin):
@@ -415,17 +420,128 @@ def test_an_unchanged_library_costs_a_few_requests(synced):
     assert result.requests == synced.total_requests == 10
 
 
-def test_favourites_and_plays_are_caught_though_date_last_saved_does_not_move(synced):
+def _untouched(lib, n):
+    """n tracks that are neither favourites nor played."""
+    return [t for t in lib.tracks.values() if t.user_rating is None and not t.view_count][:n]
+
+
+def test_an_incremental_sync_finds_every_kind_of_change_cheaply(synced):
     lib = synced.library
-    tracks = list(lib.tracks.values())
-    fresh = next(t for t in tracks if t.user_rating is None and not t.view_count)
-    fresh.user_rating, fresh.view_count, fresh.last_viewed_at = 9.0, 1, int(lib.clock())
-    dropped = next(t for t in tracks if (t.user_rating or 0) >= 8)
-    dropped.user_rating = None
+    edited, favourited, played = _untouched(lib, 3)
+    edited.title, edited.updated_at = "Retitled", int(lib.clock())
+    # Jellyfin keeps favourites and plays as user data: they leave DateLastSaved alone.
+    favourited.user_rating = 9.0
+    played.view_count, played.last_viewed_at = 1, int(lib.clock())
+    (added,) = lib.add_tracks(1)
+    (removed,) = lib.remove_tracks(1)
+    result = _sync(synced)
+    assert (result.mode, result.added, result.updated, result.removed) == ("incremental", 1, 3, 1)
+    # as cheap as an unchanged library: each change listing fits in one page
+    assert result.requests == synced.total_requests == 10
+    rows = _cached()
+    assert rows[item_id(edited.rating_key)]["title"] == "Retitled"
+    assert rows[item_id(favourited.rating_key)]["user_rating"] == 10
+    assert rows[item_id(played.rating_key)]["play_count"] == 1
+    assert item_id(added) in rows and item_id(removed) not in rows
+    assert rows == _full_sync_rows(synced)
+
+
+def test_favourited_track_is_found_by_an_incremental_sync(synced):
+    (track,) = _untouched(synced.library, 1)
+    track.user_rating = 10.0  # no save: DateLastSaved does not move
+    result = _sync(synced)
+    assert (result.mode, result.updated) == ("incremental", 1)
+    assert Track.objects.get(rating_key=item_id(track.rating_key)).user_rating == 10
+
+
+def test_an_unfavourited_track_is_corrected_by_the_next_full_sync(synced):
+    track = next(t for t in synced.library.tracks.values() if (t.user_rating or 0) >= 8)
+    track.user_rating = None
     assert _sync(synced).mode == "incremental"
-    row = Track.objects.get(rating_key=item_id(fresh.rating_key))
-    assert (row.user_rating, row.play_count, row.last_played_at) == (10, 1, _dt(fresh.last_viewed_at))
     # No listing shows a track that stopped being a favourite: a full sync catches it.
-    assert Track.objects.get(rating_key=item_id(dropped.rating_key)).user_rating == 10
+    assert Track.objects.get(rating_key=item_id(track.rating_key)).user_rating == 10
     _sync(synced, full=True)
-    assert Track.objects.get(rating_key=item_id(dropped.rating_key)).user_rating is None
+    assert Track.objects.get(rating_key=item_id(track.rating_key)).user_rating is None
+
+
+def test_a_server_clock_hours_behind_ours_still_finds_changes(fake_jellyfin):
+    lib = fake_jellyfin.library
+    lib.clock = lambda: time.time() - 6 * 3600  # what the server stamps, and sends as its Date
+    _sync(fake_jellyfin)
+    (track,) = lib.change_tracks(1)
+    lib.tracks[track].title = "Edited on a slow clock"
+    assert _sync(fake_jellyfin).mode == "incremental"
+    assert Track.objects.get(rating_key=item_id(track)).title == "Edited on a slow clock"
+
+
+# -- what real items hold ---------------------------------------------------------------------
+
+
+def _synced_rows(fake):
+    _sync(fake)
+    return _cached()
+
+
+def _tracks_where(fake, test):
+    lib = fake.library
+    return [(t, file_tags(lib, t)) for t in lib.tracks.values() if test(t, file_tags(lib, t))]
+
+
+def test_every_credited_artist_is_cached_and_shown_joined(fake_jellyfin):
+    rows = _synced_rows(fake_jellyfin)
+    several = _tracks_where(fake_jellyfin, lambda t, tags: len(tags.artists) >= 2)
+    assert {len(tags.artists) for _, tags in several} == {2, 3}
+    for t, tags in several:
+        row = rows[item_id(t.rating_key)]
+        assert row["artists"] == tags.artists
+        # As Jellyfin's web client shows them: "Anna Müller, Tim Wheeler, Nils Frahm"
+        assert row["artist"] == ", ".join(tags.artists)
+        assert row["album_artist"] == (tags.album_artist or tags.artists[0])
+
+
+def test_loose_files_untagged_tracks_and_track_zero_are_cached_sensibly(fake_jellyfin):
+    rows = _synced_rows(fake_jellyfin)
+    lib = fake_jellyfin.library
+    for t, tags in _tracks_where(fake_jellyfin, lambda t, tags: tags.album_id is None):
+        row = rows[item_id(t.rating_key)]
+        assert (row["album"], row["album_key"]) == ("", "")
+        assert row["album_artist"] == (tags.artists or [""])[0]  # the first credited artist stands in
+    for t, _ in _tracks_where(fake_jellyfin, lambda t, tags: not tags.artists and tags.album_artist):
+        row = rows[item_id(t.rating_key)]
+        assert row["artist"] == row["album_artist"] == lib.artists[t.artist_key].title
+        assert row["artists"] == [row["artist"]]
+    (nobody,) = _tracks_where(fake_jellyfin, lambda t, tags: not tags.artists and not tags.album_artist)
+    row = rows[item_id(nobody[0].rating_key)]
+    assert (row["artist"], row["artists"], row["album_artist"]) == ("", [], "")
+    zero = _tracks_where(fake_jellyfin, lambda t, tags: tags.index == 0)
+    assert zero and all(rows[item_id(t.rating_key)]["track_number"] is None for t, _ in zero)
+
+
+def _serve_items_as(fake, monkeypatch, change):
+    """Make the fake send every track item as change(item) makes it."""
+    real = fake._track_dto
+    monkeypatch.setattr(fake, "_track_dto", lambda t, req, user: change(real(t, req, user)))
+
+
+def test_explicit_nulls_in_every_field_never_crash_a_sync(fake_jellyfin, monkeypatch):
+    _serve_items_as(fake_jellyfin, monkeypatch, lambda item: {k: None for k in item} | {"Id": item["Id"]})
+    result = _sync(fake_jellyfin)
+    assert result.track_count == 150
+    row = next(iter(_cached().values()))
+    assert (row["title"], row["artist"], row["artists"], row["album_artist"], row["album"]) == (
+        "",
+        "",
+        [],
+        "",
+        "",
+    )
+    assert (row["track_number"], row["duration_ms"], row["genres"]) == (None, None, [])
+    assert (row["user_rating"], row["play_count"], row["added_at"]) == (None, 0, None)
+
+
+def test_credits_are_kept_in_order_once_each_without_blanks_or_non_names(fake_jellyfin, monkeypatch):
+    credits = [None, "Emmy the Great", " ", 7, {"Name": "x"}, "Tim Wheeler ", "emmy the great", ""]
+    _serve_items_as(fake_jellyfin, monkeypatch, lambda item: item | {"Artists": credits})
+    row = next(iter(_synced_rows(fake_jellyfin).values()))
+    assert row["artists"] == ["Emmy the Great", "Tim Wheeler"]
+    assert row["artist"] == "Emmy the Great, Tim Wheeler"

@@ -3,6 +3,7 @@
 import pytest
 from django.core.management import call_command
 
+from library.fakes.jellyfin import item_id
 from library.models import Track
 from library.sync import claim, run_sync
 
@@ -80,3 +81,14 @@ def test_admin_separates_the_servers(admin_client, both):
     assert "source__exact=jellyfin" in page
     states = admin_client.get("/admin/library/syncstate/").content.decode()
     assert "Plex" in states and "Jellyfin" in states
+
+
+def test_a_song_with_a_guest_is_one_credit_on_plex_and_two_on_jellyfin(both):
+    plex, _ = both
+    key, track = next((k, t) for k, t in plex.library.tracks.items() if " feat. " in (t.track_artist or ""))
+    on_plex = Track.objects.get(source="plex", rating_key=str(key))
+    on_jellyfin = Track.objects.get(source="jellyfin", rating_key=item_id(key))
+    host, guest = track.track_artist.split(" feat. ")
+    assert (on_plex.artist, on_plex.artists) == (track.track_artist, [track.track_artist])
+    assert (on_jellyfin.artist, on_jellyfin.artists) == (f"{host}, {guest}", [host, guest])
+    assert on_plex.title == on_jellyfin.title
