@@ -166,21 +166,32 @@ class _HasAnyGenre(Lookup):
     """The JSON list in lhs holds one of the strings in rhs, compared whole."""
 
     prepare_rhs = False
+    collate = ""
 
     def as_sql(self, compiler, connection):
         lhs, params = self.process_lhs(compiler, connection)
         marks = ", ".join(["%s"] * len(self.rhs))
-        sql = f"EXISTS (SELECT 1 FROM json_each({lhs}) WHERE json_each.value IN ({marks}))"
+        sql = f"EXISTS (SELECT 1 FROM json_each({lhs}) WHERE json_each.value{self.collate} IN ({marks}))"
         return sql, [*params, *self.rhs]
 
 
+class _CreditsAnyOf(_HasAnyGenre):
+    """The same for credited artists, in any (ASCII) case."""
+
+    collate = " COLLATE NOCASE"
+
+
 def _by_any_of(names):
-    """Tracks whose artist or album artist is one of names, in any case.
+    """Tracks whose artist, album artist or any credited artist is one of names, in any case.
 
     SQLite folds the case of ASCII letters only, so each name is also offered in lower
     and upper case: "BJÖRK" and "björk" then find "Björk" too."""
     variants = sorted({v for name in names for v in (name, name.lower(), name.upper())})
-    return Q(artist_nocase__in=variants) | Q(album_artist_nocase__in=variants)
+    return (
+        Q(artist_nocase__in=variants)
+        | Q(album_artist_nocase__in=variants)
+        | Q(_CreditsAnyOf(F("artists"), variants))
+    )
 
 
 def _matching_ids(filters):
@@ -327,12 +338,23 @@ def _count_decades(source):
 
 
 def _count_artists(source):
-    tracks = Track.objects.filter(source=source).order_by()
-    counts = Counter(dict(tracks.values_list("artist").annotate(Count("id"))))
-    # An album artist ("Various Artists", a band whose members are credited) is a name the
-    # artist filters match too; tracks crediting it as their artist are already counted.
-    album_artists = tracks.exclude(album_artist="").exclude(album_artist=F("artist"))
-    counts.update(dict(album_artists.values_list("album_artist").annotate(Count("id"))))
+    """(name, tracks) for every credited artist, and every album artist ("Various
+    Artists", a band whose members are credited): names the artist filters match."""
+    table = Track._meta.db_table
+    credited = "SELECT 1 FROM json_each(t.artists) c WHERE c.value = t.album_artist"
+    sql = (
+        # Each credited artist; a track cached before credits were kept counts its artist.
+        f"SELECT COALESCE(c.value, t.artist) AS name, COUNT(*) FROM {table} t "
+        "LEFT JOIN json_each(t.artists) c WHERE t.source = %s GROUP BY name "
+        # Album artists, for the tracks that do not credit them already.
+        f"UNION ALL SELECT t.album_artist, COUNT(*) FROM {table} t WHERE t.source = %s "
+        f"AND t.album_artist NOT IN ('', t.artist) AND NOT EXISTS ({credited}) GROUP BY t.album_artist"
+    )
+    counts = Counter()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [source, source])
+        for name, n in cursor.fetchall():
+            counts[name] += n
     return sorted(counts.items(), key=lambda item: (-item[1], item[0].casefold()))
 
 

@@ -373,3 +373,13 @@ def test_artist_names_most_tracks_first_by_prefix():
     assert artist_names(prefix="QUEEN", limit=1) == ["Queen"]
     assert artist_names()[:3] == ["Queen", "Quincy Jones", "Aretha"]
     assert "Various Artists" in artist_names(prefix="v")
+
+
+def test_artist_filter_and_names_know_every_credited_artist():
+    _track(title="duet", artist="Emmy the Great, Tim Wheeler", artists=["Emmy the Great", "Tim Wheeler"])
+    _track(title="solo", artist="Tim Wheeler", artists=["Tim Wheeler"], album_artist="Tim Wheeler")
+    _track(title="other", artist="Ash", artists=["Ash"])
+    assert _titles(Filters(artists=("tim wheeler",))) == {"duet", "solo"}
+    assert _titles(Filters(exclude_artists=("Emmy the Great",))) == {"solo", "other"}
+    assert artist_names(prefix="tim") == ["Tim Wheeler"]
+    assert artist_names(prefix="emmy") == ["Emmy the Great"]
