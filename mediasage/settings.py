@@ -117,6 +117,10 @@ SYNC_FULL_EVERY_DAYS = _env_int("SYNC_FULL_EVERY_DAYS", 7, minimum=1)
 # A sync whose worker has not written a heartbeat for this long is reported failed.
 SYNC_HEARTBEAT_TIMEOUT = _env_int("SYNC_HEARTBEAT_TIMEOUT", 60, minimum=5)
 
+# Imports: larger files are refused before their body is read (see playlists.middleware).
+IMPORT_MAX_ENTRIES = _env_int("IMPORT_MAX_ENTRIES", 10000, minimum=1)
+IMPORT_MAX_UPLOAD_MB = _env_int("IMPORT_MAX_UPLOAD_MB", 5, minimum=1)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -142,6 +146,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, so request.htmx is set; its __call__ still runs before CSRF reads the body.
+    "playlists.middleware.ImportLimitMiddleware",
 ]
 
 ROOT_URLCONF = "mediasage.urls"

@@ -3,18 +3,22 @@
 Formats: M3U/M3U8 (#EXTINF lines or bare file paths and URLs), CSV (plain,
 Exportify for Spotify, TuneMyMusic and similar exports, delimiter sniffed) and
 JSPF (ListenBrainz). The format comes from the file extension, else from the
-content. Every error is a PlaylistFormatError whose message can be shown as is.
+content. Every error is a PlaylistFormatError whose message can be shown as is: any
+input, however malformed (binary, a zip, a web page, deep nesting), is one of these.
 """
 
 import codecs
 import csv
 import io
 import json
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from urllib.parse import unquote, urlsplit
+
+from django.conf import settings
 
 
 @dataclass(frozen=True)
@@ -29,11 +33,23 @@ class PlaylistFormatError(ValueError):
     """A file that cannot be read as a playlist; the message says what and where."""
 
 
+class _Full(Exception):
+    """The playlist already holds as many entries as an import may have."""
+
+
+_LABELS = {"m3u": "M3U", "csv": "CSV", "jspf": "JSPF", None: "M3U, CSV or JSPF"}
+
+
+def _invalid(kind, why):
+    return PlaylistFormatError(f"This is not a valid {_LABELS[kind]} file: {why}.")
+
+
 @dataclass
 class Playlist:
     name: str
     format: str  # "m3u", "csv" or "jspf"
     entries: list[Entry] = field(default_factory=list)
+    max_entries: int | None = None
     # reason ("no artist", "no title", ...) -> how many entries were dropped for it
     skipped: Counter = field(default_factory=Counter)
 
@@ -51,25 +67,36 @@ class Playlist:
             reason = "no title" if artist else "no artist" if title else "no artist or title"
             self.skipped[reason] += 1
             return
+        if len(self.entries) == self.max_entries:
+            raise _Full
         self.entries.append(Entry(artist, title, album, duration_ms or None))
 
 
-def read_playlist(data: bytes, filename: str) -> Playlist:
-    """The playlist in data, with its skipped-line counts."""
+def read_playlist(data: bytes, filename: str, max_entries: int | None = None) -> Playlist:
+    """The playlist in data, with its skipped-line counts. More than max_entries entries
+    (default: the IMPORT_MAX_ENTRIES setting) is an error; reading stops at one more."""
+    max_entries = max_entries or settings.IMPORT_MAX_ENTRIES
+    path = PurePath(filename.replace("\\", "/"))
+    named_kind = _FORMATS.get(path.suffix.lower())
     text = _decode(data)
     if not text.strip():
-        raise PlaylistFormatError("The file is empty.")
-    if _looks_binary(text):
+        raise _invalid(named_kind, "it is empty")
+    if why := _not_text(data, text) or _markup(text):
+        raise _invalid(named_kind, why)
+    kind = named_kind or _sniff(text)
+    playlist = Playlist(name=path.stem or "Imported playlist", format=kind, max_entries=max_entries)
+    try:
+        _READERS[kind](text, playlist)
+    except _Full:
         raise PlaylistFormatError(
-            "This is not a text file. Upload an M3U/M3U8, CSV or JSPF (ListenBrainz) playlist."
-        )
-    path = PurePath(filename.replace("\\", "/"))
-    kind = _FORMATS.get(path.suffix.lower()) or _sniff(text)
-    playlist = Playlist(name=path.stem or "Imported playlist", format=kind)
-    _READERS[kind](text, playlist)
+            f"This playlist has {_count_entries(kind, text):,} entries, and MediaSage imports at most "
+            f"{max_entries:,} at a time (the IMPORT_MAX_ENTRIES setting). Split it into smaller files."
+        ) from None
     if not playlist.entries:
         why = playlist.skipped_summary() or "the file has no tracks in it"
         raise PlaylistFormatError(f"No tracks could be read from {filename}: {why}.")
+    # A name longer than a save allows would only fill the page.
+    playlist.name = _clean(playlist.name)[:200] or "Imported playlist"
     return playlist
 
 
@@ -88,6 +115,10 @@ def _decode(data):
         return data[3:].decode("utf-8", errors="replace")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16", errors="replace")
+    # UTF-16 without a BOM (some Windows tools): Latin text has a NUL as every other byte.
+    for encoding, high_bytes in (("utf-16-le", data[1:4096:2]), ("utf-16-be", data[:4096:2])):
+        if len(high_bytes) > 1 and high_bytes.count(0) > len(high_bytes) * 0.9:
+            return data.decode(encoding, errors="replace")
     for encoding in ("utf-8", "cp1252"):
         try:
             return data.decode(encoding)
@@ -97,10 +128,38 @@ def _decode(data):
     return data.decode("latin-1")
 
 
-def _looks_binary(text):
+def _not_text(data, text):
+    """Why the file is not a text file, or ""."""
+    if data.startswith(b"PK\x03\x04"):
+        return "it is a zip archive: unzip it and upload the playlist inside"
     sample = text[:4096]
     controls = sum(1 for c in sample if (c < " " and c not in "\t\r\n") or "\x7f" <= c <= "\x9f")
-    return "\x00" in sample or controls > len(sample) // 50
+    if "\x00" in text or controls > len(sample) // 50:
+        return "it is binary data, not text"
+    return ""
+
+
+def _markup(text):
+    """Why a file of HTML or XML is not a playlist MediaSage reads, or ""."""
+    head = text.lstrip()[:2048].casefold()
+    if not head.startswith("<"):
+        return ""
+    if "<html" in head or "<!doctype html" in head:
+        return "it is a web page (HTML), perhaps saved from the browser instead of the file it links to"
+    if "xspf" in head or "<playlist" in head:
+        return "it is an XSPF (XML) playlist; export it as JSPF, M3U or CSV instead"
+    return "it is an XML document"
+
+
+def _count_entries(kind, text):
+    """How many entries a file holds, counted without reading them: its track objects,
+    its M3U locations, or its CSV lines after the header."""
+    if kind == "jspf":
+        return len(_jspf_tracks(text)[1])
+    lines = [line for line in text.splitlines() if line.strip()]
+    if kind == "csv":
+        return len(lines) - 1
+    return sum(1 for line in lines if not line.lstrip().startswith("#"))
 
 
 def _sniff(text):
@@ -139,8 +198,7 @@ def _read_m3u(text, playlist):
             tag, _, value = line.partition(":")
             tag = tag.upper()
             if tag == "#EXTINF" and (m := _EXTINF.fullmatch(value)):
-                seconds = float(m[1] or 0)
-                duration = round(seconds * 1000) if seconds > 0 else None
+                duration = _positive_ms(float(m[1] or 0) * 1000)
                 info = m[2].strip()
             elif tag == "#PLAYLIST" and value.strip():
                 playlist.name = value.strip()
@@ -214,7 +272,10 @@ def _delimiter(line):
 
 
 def _split_header(line):
-    return next(csv.reader([line], delimiter=_delimiter(line)))
+    try:
+        return next(csv.reader([line], delimiter=_delimiter(line)))
+    except csv.Error:  # e.g. a field over the csv module's size limit: not a header
+        return []
 
 
 def _csv_columns(header):
@@ -257,13 +318,18 @@ def _read_csv(text, playlist):
             duration = _milliseconds(values.get("duration_ms", "")) or _duration(values.get("duration", ""))
             playlist._add(artist, values.get("title"), values.get("album"), duration)
     except csv.Error as error:
-        raise PlaylistFormatError(f"Line {reader.line_num}: this CSV is malformed ({error}).") from None
+        raise _invalid("csv", f"line {reader.line_num} is malformed ({error})") from None
+
+
+def _positive_ms(milliseconds):
+    """Whole milliseconds, or None for a length no track has (0, negative, inf, nan)."""
+    return round(milliseconds) if math.isfinite(milliseconds) and milliseconds >= 0.5 else None
 
 
 def _milliseconds(value):
     try:
-        return round(float(value)) or None
-    except (ValueError, OverflowError):
+        return _positive_ms(float(value))
+    except ValueError:
         return None
 
 
@@ -276,27 +342,35 @@ def _duration(value):
                 seconds = seconds * 60 + float(part)
         else:
             seconds = float(value)
-    except (ValueError, OverflowError):
+    except ValueError:
         return None
-    return round(seconds if seconds > 36000 else seconds * 1000) or None
+    return _positive_ms(seconds if seconds > 36000 else seconds * 1000)
 
 
 # --- JSPF ----------------------------------------------------------------------------------------
 
 
-def _read_jspf(text, playlist):
+def _jspf_tracks(text):
+    """(the playlist object, its list of tracks) in a JSPF text."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise PlaylistFormatError(
-            f"This is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."
+        raise _invalid(
+            "jspf", f"it is not JSON ({error.msg} at line {error.lineno}, column {error.colno})"
         ) from None
+    except RecursionError:
+        raise _invalid("jspf", "it is nested too deeply to be a playlist") from None
+    except ValueError:  # an integer longer than Python converts (4,300 digits)
+        raise _invalid("jspf", "it holds a number too long to read") from None
     body = data.get("playlist", data) if isinstance(data, dict) else None
     tracks = body.get("track") if isinstance(body, dict) else None
     if not isinstance(tracks, list):
-        raise PlaylistFormatError(
-            'This JSON file is not a JSPF playlist: it has no "playlist" object with a "track" list.'
-        )
+        raise _invalid("jspf", 'it has no "playlist" object with a "track" list')
+    return body, tracks
+
+
+def _read_jspf(text, playlist):
+    body, tracks = _jspf_tracks(text)
     if isinstance(body.get("title"), str) and body["title"].strip():
         playlist.name = body["title"].strip()
     for track in tracks:

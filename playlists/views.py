@@ -1,5 +1,6 @@
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
+from django.conf import settings
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -9,12 +10,12 @@ from library.sources import SourceError, configured_sources, get_source
 from playlists import saving
 from playlists.generate import Filters, artist_names, decade_counts, genre_counts, pick, preview
 from playlists.importers import PlaylistFormatError, read_playlist
-from playlists.matching import Matcher
+from playlists.matching import Matcher, MatchResult
 
 _RATINGS = [(2, "★ and up"), (4, "★★ and up"), (6, "★★★ and up"), (8, "★★★★ and up"), (10, "★★★★★")]
 _LABELS = dict(SOURCES)
-# Uploads beyond this are not playlists.
-_MAX_UPLOAD = 5 * 1024 * 1024
+# Rows of each import report section shown in full; a long report stays a page, not 95 MB.
+_SHOWN_ROWS = 200
 
 
 def _source(value):
@@ -119,44 +120,91 @@ def _posted_keys(post):
 
 @require_http_methods(["GET", "POST"])
 def import_playlist(request):
-    source = _source(request.POST.get("source") or request.GET.get("source"))
-    context = {
+    context = _import_context(_source(request.POST.get("source") or request.GET.get("source")))
+    if request.method == "GET":
+        Matcher.warm(context["source"])  # ready by the time the user has picked a file
+        return _import_page(request, context)
+    upload = request.FILES.get("file")
+    if getattr(request, "upload_too_large", False):
+        return upload_too_large(request)
+    if upload is None:
+        context["error"] = "Choose a playlist file to import."
+    elif context["warning"] and "empty" in context["warning"]:
+        context["error"] = "Build the cache first: matching needs it."
+    else:
+        try:
+            playlist = read_playlist(upload.read(), upload.name)
+        except PlaylistFormatError as exc:
+            context["error"] = str(exc)
+        else:
+            results = Matcher.for_source(context["source"]).match_all(playlist.entries)
+            context.update(_report(playlist, results))
+            context.update(_save_context(context["source"], context["matched_keys"], playlist.name, "import"))
+    return _import_page(request, context)
+
+
+def upload_too_large(request):
+    """The import page refusing an upload over IMPORT_MAX_UPLOAD_MB (HTTP 413). Called by
+    playlists.middleware before the body is read, so it must not touch request.POST."""
+    context = _import_context(_source(request.GET.get("source")))
+    context["error"] = (
+        f"That file is too large to be a playlist: the limit is {settings.IMPORT_MAX_UPLOAD_MB} MB "
+        "(the IMPORT_MAX_UPLOAD_MB setting)."
+    )
+    return _import_page(request, context, status=413)
+
+
+def _import_context(source):
+    return {
         "nav": "import",
         "source": source,
         "source_label": _LABELS[source],
         "warning": saving.cache_warning(source),
     }
-    upload = request.FILES.get("file")
-    if request.method == "GET":
-        Matcher.warm(source)  # ready by the time the user has picked a file
-    if request.method == "POST":
-        if upload is None:
-            context["error"] = "Choose a playlist file to import."
-        elif upload.size > _MAX_UPLOAD:
-            context["error"] = "That file is too large to be a playlist (over 5 MB)."
-        elif context["warning"] and "empty" in context["warning"]:
-            context["error"] = "Build the cache first: matching needs it."
-        else:
-            try:
-                playlist = read_playlist(upload.read(), upload.name)
-            except PlaylistFormatError as exc:
-                context["error"] = str(exc)
-            else:
-                results = Matcher.for_source(source).match_all(playlist.entries)
-                context.update(_report(playlist, results))
-                context.update(_save_context(source, context["matched_keys"], playlist.name, "import"))
-    return render(request, "playlists/import.html", context)
+
+
+def _import_page(request, context, status=None):
+    """The import page (HTTP 400 with an error); for an htmx request that failed, only
+    its error message."""
+    status = status or (400 if "error" in context else 200)
+    if request.htmx and "error" in context:
+        return render(request, "playlists/import_error.html", context, status=status)
+    return render(request, "playlists/import.html", context, status=status)
+
+
+@dataclass(frozen=True)
+class _Row:
+    slot: int  # the entry's place in the playlist, from 1: saved tracks keep this order
+    result: MatchResult
+
+
+@dataclass
+class _Section:
+    status: str
+    rows: list = field(default_factory=list)
+
+    @property
+    def shown(self):
+        return self.rows[:_SHOWN_ROWS]
+
+    @property
+    def more(self):
+        """Rows past the first few hundred: counted, not shown; matched ones are still saved."""
+        return self.rows[_SHOWN_ROWS:]
 
 
 def _report(playlist, results):
-    by_status = {"matched": [], "ambiguous": [], "unmatched": []}
-    for result in results:
-        by_status[result.status].append(result)
+    # What needs the user first; the matched rows, usually most of them, last and collapsed.
+    sections = {status: _Section(status) for status in ("ambiguous", "unmatched", "matched")}
+    for slot, result in enumerate(results, start=1):
+        sections[result.status].rows.append(_Row(slot, result))
+    matched = sections["matched"].rows
     return {
         "playlist": playlist,
         "results": results,
-        "matched": by_status["matched"],
-        "ambiguous": by_status["ambiguous"],
-        "unmatched": by_status["unmatched"],
-        "matched_keys": [r.track.rating_key for r in by_status["matched"]],
+        "sections": list(sections.values()),
+        "matched": matched,
+        "ambiguous": sections["ambiguous"].rows,
+        "unmatched": sections["unmatched"].rows,
+        "matched_keys": [row.result.track.rating_key for row in matched],
     }

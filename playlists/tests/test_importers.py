@@ -1,7 +1,10 @@
 import codecs
+import io
 import json
 import random
+import re
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -168,7 +171,7 @@ def test_a_long_first_row_is_shortened_in_the_message():
 
 def test_malformed_csv_says_which_line():
     data = b'artist,title\nRadiohead,Creep\nRadiohead,"Airbag\n'
-    with pytest.raises(PlaylistFormatError, match=r"^Line \d+: this CSV is malformed"):
+    with pytest.raises(PlaylistFormatError, match=r"^This is not a valid CSV file: line 3 is malformed"):
         parse_playlist(data, "x.csv")
 
 
@@ -194,7 +197,7 @@ def test_bare_track_list_is_tolerated():
 
 
 def test_invalid_json_says_where():
-    with pytest.raises(PlaylistFormatError, match="not valid JSON: .* line 3, column"):
+    with pytest.raises(PlaylistFormatError, match="not a valid JSPF file: it is not JSON .* line 3, column"):
         parse_playlist(b'{"playlist": {\n  "title": "x",\n  "track": [,]\n}}', "x.jspf")
 
 
@@ -242,18 +245,112 @@ def test_format_is_sniffed_without_a_known_extension(data, entries):
     assert parse_playlist(data, "download")[1] == entries
 
 
-@pytest.mark.parametrize(
-    ("data", "message"),
-    [
-        (b"", "The file is empty."),
-        (b"  \r\n\n\t ", "The file is empty."),
-        (random.Random(4).randbytes(3000), "This is not a text file"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00", "This is not a text file"),
-    ],
-)
-def test_garbage_is_refused_with_a_message(data, message):
-    with pytest.raises(PlaylistFormatError, match=message):
-        parse_playlist(data, "playlist.csv")
+def test_utf16_without_a_bom_is_read():
+    data = "Artist,Title\nBjörk,Jóga\n"
+    assert parse_playlist(data.encode("utf-16-le"), "x.csv")[1] == [Entry("Björk", "Jóga")]
+    assert parse_playlist(data.encode("utf-16-be"), "x.csv")[1] == [Entry("Björk", "Jóga")]
+
+
+def _zip():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("road_trip.m3u8", (DATA / "road_trip.m3u8").read_bytes())
+    return buffer.getvalue()
+
+
+_HTML = b"<!DOCTYPE html>\n<html><head><title>My playlist</title></head>\n<body><a href='a.mp3'>A - B</a>"
+_XSPF = b'<?xml version="1.0" encoding="UTF-8"?>\n<playlist version="1" xmlns="http://xspf.org/ns/0/">'
+
+# (file name, content, the message a user sees)
+MALFORMED = [
+    ("empty.csv", b"", "This is not a valid CSV file: it is empty."),
+    ("blank.m3u", b"  \r\n\n\t ", "This is not a valid M3U file: it is empty."),
+    ("bom.m3u8", codecs.BOM_UTF8 + b"\r\n", "This is not a valid M3U file: it is empty."),
+    ("bom16.csv", codecs.BOM_UTF16_LE + " \n".encode("utf-16-le"), "not a valid CSV file: it is empty."),
+    ("noise.csv", random.Random(4).randbytes(3000), "This is not a valid CSV file: it is binary data"),
+    (
+        "cover.m3u",
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00",
+        "not a valid M3U file: it is binary",
+    ),
+    ("noise", random.Random(5).randbytes(500), "not a valid M3U, CSV or JSPF file: it is binary data"),
+    ("mix.m3u", _zip(), "This is not a valid M3U file: it is a zip archive: unzip it"),
+    ("page.m3u", _HTML, "This is not a valid M3U file: it is a web page (HTML)"),
+    ("page.txt", _HTML.lower(), "not a valid M3U, CSV or JSPF file: it is a web page"),
+    ("mix.jspf", _XSPF, "This is not a valid JSPF file: it is an XSPF (XML) playlist; export it as JSPF"),
+    (
+        "late-nul.csv",
+        b"artist,title\n" + b"A,B\n" * 2000 + b"C,\x00D\n",
+        "not a valid CSV file: it is binary",
+    ),
+    ("deep.jspf", b"[" * 100_000 + b"]" * 100_000, "This is not a valid JSPF file: it is nested too deeply"),
+    ("deep.json", b'{"playlist": ' * 50_000, "This is not a valid JSPF file: it is nested too deeply"),
+    (
+        "long.jspf",
+        b'{"track": [{"duration": ' + b"9" * 5000 + b"}]}",
+        "not a valid JSPF file: it holds a number",
+    ),
+    (
+        "text.jspf",
+        b"#EXTM3U\n#EXTINF:1,A - B\na.mp3\n",
+        "This is not a valid JSPF file: it is not JSON (Expecting",
+    ),
+    (
+        "dict.jspf",
+        b'{"playlist": {"track": {"title": "B"}}}',
+        'not a valid JSPF file: it has no "playlist" object',
+    ),
+    ("list.jspf", b'{"playlist": [1, 2]}', 'This is not a valid JSPF file: it has no "playlist" object'),
+    ("nums.jspf", b'{"track": [{"creator": 1, "title": {"a": 2}}, 7, null]}', "No tracks could be read from"),
+    (
+        "huge.csv",
+        b'artist,title\nA,"' + b"x" * 200_000 + b'"\n',
+        "CSV file: line 2 is malformed (field larger",
+    ),
+    ("huge", b"x" * 200_000 + b",y\n", "not a valid CSV file: line 1 is malformed"),
+]
+
+
+@pytest.mark.parametrize(("name", "data", "message"), MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_a_malformed_file_is_refused_with_a_message_saying_why(name, data, message):
+    with pytest.raises(PlaylistFormatError, match=re.escape(message)):
+        read_playlist(data, name)
+
+
+def test_numbers_and_objects_where_jspf_has_text_are_skipped():
+    data = b'{"track": [{"creator": "A", "title": "B", "duration": {"ms": 1}}, {"creator": 2, "title": "C"}]}'
+    playlist = read_playlist(data, "x.jspf")
+    assert playlist.entries == [Entry("A", "B")]
+    assert playlist.skipped_summary() == "1 track skipped: no artist"
+
+
+def test_lengths_no_track_has_are_dropped():
+    m3u = b"#EXTINF:" + b"9" * 400 + b",A - B\na.mp3\n#EXTINF:-1,C - D\nc.mp3\n"
+    assert [e.duration_ms for e in read_playlist(m3u, "x.m3u").entries] == [None, None]
+    csv_data = b"artist,title,duration,duration_ms\nA,B,inf,nan\nC,D,1e999:1,-5\nE,F,4:13,\n"
+    assert [e.duration_ms for e in read_playlist(csv_data, "x.csv").entries] == [None, None, 253000]
+
+
+def test_more_entries_than_the_maximum_are_refused_naming_both():
+    m3u = "#EXTM3U\n" + "".join(f"#EXTINF:200,Artist {i} - Song {i}\n/m/{i}.mp3\n" for i in range(25))
+    assert len(read_playlist(m3u.encode(), "x.m3u", max_entries=25).entries) == 25
+    with pytest.raises(PlaylistFormatError, match=r"has 25 entries, .* at most 24 at a time"):
+        read_playlist(m3u.encode(), "x.m3u", max_entries=24)
+    rows = "".join(f"Artist {i},Song {i}\n" for i in range(30))
+    with pytest.raises(PlaylistFormatError, match="has 30 entries"):
+        read_playlist(f"artist,title\n{rows}".encode(), "x.csv", max_entries=10)
+    tracks = [{"creator": f"A{i}", "title": f"S{i}"} for i in range(12)]
+    with pytest.raises(PlaylistFormatError, match="has 12 entries"):
+        read_playlist(json.dumps({"playlist": {"track": tracks}}).encode(), "x.jspf", max_entries=10)
+
+
+def test_the_maximum_defaults_to_the_setting(settings):
+    settings.IMPORT_MAX_ENTRIES = 3
+    rows = "".join(f"Artist {i},Song {i}\n" for i in range(4))
+    with pytest.raises(
+        PlaylistFormatError, match=r"has 4 entries, and MediaSage imports at most 3 .*IMPORT_MAX_"
+    ):
+        read_playlist(f"artist,title\n{rows}".encode(), "x.csv")
 
 
 def test_ten_thousand_entries_are_read_quickly():

@@ -57,5 +57,5 @@ def test_unreadable_and_malformed_files_fail_with_one_line(synced, tmp_path):
         call_command("importplaylist", str(tmp_path / "missing.m3u"))
     bad = tmp_path / "bad.jspf"
     bad.write_text("{not json")
-    with pytest.raises(CommandError, match="not valid JSON"):
+    with pytest.raises(CommandError, match="not a valid JSPF file: it is not JSON"):
         call_command("importplaylist", str(bad))

@@ -1,7 +1,15 @@
+import random
+import re
+
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.utils.html import escape
 
 from library.models import Track
+from playlists import views
 from playlists.tests.conftest import studio_tracks
+from playlists.tests.test_importers import DATA, MALFORMED
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -127,3 +135,105 @@ def test_import_of_a_file_that_is_not_a_playlist_explains(client, synced, tmp_pa
 def test_pages_never_show_the_token(client, synced, settings):
     for url in ("/", "/playlists/import", "/playlists/preview", "/library/footer", "/api/library/status"):
         assert synced.token not in client.get(url).content.decode()
+
+
+def test_an_upload_over_the_size_limit_is_refused_before_its_body_is_read(synced, settings, tmp_path):
+    settings.IMPORT_MAX_UPLOAD_MB = 1
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
+    big = SimpleUploadedFile("big.m3u", b"#EXTINF:1,A - B\na.mp3\n" * 100_000)  # 2.2 MB
+    # No CSRF token is sent: reading the body, CSRF would answer 403 instead.
+    client = Client(enforce_csrf_checks=True)
+    response = client.post("/playlists/import", {"file": big})
+    assert response.status_code == 413
+    page = response.content.decode()
+    assert "That file is too large to be a playlist: the limit is 1 MB" in page
+    assert 'type="file"' in page  # the import page, to pick another file
+    assert list(tmp_path.iterdir()) == []  # nothing was written to disk
+    big.seek(0)
+    fragment = client.post("/playlists/import", {"file": big}, headers={"HX-Request": "true"})
+    assert fragment.status_code == 413
+    assert fragment.content.decode().strip() == (
+        '<p class="error" role="alert" data-testid="import-error">That file is too large to be a '
+        "playlist: the limit is 1 MB (the IMPORT_MAX_UPLOAD_MB setting).</p>"
+    )
+
+
+def test_a_file_just_over_the_size_limit_is_stopped_as_it_streams_in(client, synced, settings):
+    settings.IMPORT_MAX_UPLOAD_MB = 1
+    line = b"#EXTINF:1,A - B\na.mp3\n"
+    just_over = line * (1024 * 1024 // len(line) + 1)
+    response = client.post("/playlists/import", {"file": SimpleUploadedFile("x.m3u", just_over)})
+    assert response.status_code == 413
+    assert "too large to be a playlist: the limit is 1 MB" in response.content.decode()
+    just_under = SimpleUploadedFile("x.m3u", just_over[: -len(line)])
+    assert "too large" not in client.post("/playlists/import", {"file": just_under}).content.decode()
+
+
+def test_a_file_with_more_entries_than_the_maximum_is_refused_naming_both(client, synced, settings, m3u):
+    settings.IMPORT_MAX_ENTRIES = 10
+    with open(m3u(studio_tracks(12)), "rb") as f:
+        response = client.post("/playlists/import", {"file": f})
+    assert response.status_code == 400
+    assert "This playlist has 14 entries, and MediaSage imports at most 10 at a time" in (
+        response.content.decode()
+    )
+
+
+def test_a_long_report_collapses_the_matched_rows_and_still_saves_them_all(client, synced, m3u, monkeypatch):
+    monkeypatch.setattr(views, "_SHOWN_ROWS", 5)
+    tracks = studio_tracks(12)
+    with open(m3u(tracks), "rb") as f:
+        page = client.post("/playlists/import", {"file": f}).content.decode()
+    assert '<details class="report-matched" data-testid="report-matched">' in page  # closed
+    assert '<details class="report-unmatched" open' in page
+    assert "<summary>12 matched</summary>" in page
+    assert page.count('<li value="') == 5 + 2  # five matched rows shown, and both unmatched
+    assert "…and 7 more, not shown: they are saved in their places." in page
+    slots = dict(re.findall(r'name="(slot-\d+)" value="([^"]*)"', page))
+    client.post("/playlists/save", {"title": "Long", "mode": "create", **slots})
+    (playlist,) = synced.playlists.values()
+    assert [str(k) for k in playlist.items] == [t.rating_key for t in tracks]
+
+
+@pytest.mark.parametrize(("name", "data", "message"), MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_a_malformed_file_is_a_clear_message_on_the_import_page(client, synced, name, data, message):
+    response = client.post("/playlists/import", {"file": SimpleUploadedFile(name, data)})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert escape(message) in page
+    assert 'role="alert"' in page and 'type="file"' in page
+
+
+def _mutations(rng):
+    """Deterministic random bytes and real fixtures cut, spliced, flipped and salted with
+    the bytes parsers trip on, each under a name of every format."""
+    fixtures = [path.read_bytes() for path in sorted(DATA.iterdir())]
+    salt = [b"\x00", b"[", b"{", b'"', b",", b"\n", b"\r", b"\xff\xfe", b"\xef\xbb\xbf", b"#EXTINF:", b"\\"]
+    for i in range(300):
+        data = bytearray(rng.choice(fixtures))
+        kind = i % 6
+        if kind == 0:
+            data = bytearray(rng.randbytes(rng.randrange(1, 3000)))
+        elif kind == 1:
+            del data[rng.randrange(len(data)) :]
+        elif kind == 2:
+            for _ in range(rng.randrange(1, 20)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+        elif kind == 3:
+            for _ in range(rng.randrange(1, 10)):
+                at = rng.randrange(len(data))
+                data[at:at] = rng.choice(salt) * rng.randrange(1, 50)
+        elif kind == 4:
+            at, end = sorted(rng.sample(range(len(data)), 2))
+            data[at:at] = data[at:end] * rng.randrange(2, 30)
+        else:
+            data = bytearray(rng.choice(fixtures)[: rng.randrange(1, 200)]) + rng.randbytes(50)
+        name = rng.choice(["x.m3u", "x.m3u8", "x.csv", "x.tsv", "x.jspf", "x.json", "x.txt", "x"])
+        yield name, bytes(data)
+
+
+def test_no_mutated_or_random_file_makes_the_import_fail(client, synced):
+    for name, data in _mutations(random.Random(11)):
+        # The test client raises any exception the view lets out, with its traceback.
+        response = client.post("/playlists/import", {"file": SimpleUploadedFile(name, data)})
+        assert response.status_code in (200, 400), (name, data[:80])
