@@ -485,11 +485,15 @@ class FakePlexServer(FakeServer):
             }[libtype]
             return sorted(objects, key=default)
         # Stable sorts from the last key to the first give a multi-key sort; ties stay in key order.
+        in_key_order = True  # the library's dicts are: sorting by id first costs nothing
         for spec in reversed(sort.split(",")):
             field, _, direction = spec.partition(":")
             level, _, field = field.rpartition(".")
             if field not in _SORTS or direction not in ("", "asc", "desc"):
                 raise _HttpError(400)
+            if in_key_order and field == "id" and not level and direction != "desc":
+                continue
+            in_key_order = False
             if field == "random":
                 objects = random.sample(objects, len(objects))
                 continue

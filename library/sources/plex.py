@@ -219,10 +219,9 @@ class PlexSource:
     def _complete(self, tracks):
         """These track elements with every genre: those whose listing may have cut
         them short, read again by key (one that has gone since is dropped)."""
-        cut = [el.attrib.get("ratingKey") for el in tracks if _maybe_cut(el)]
-        if not cut:
-            return tracks
-        return [el for el in tracks if not _maybe_cut(el)] + self._metadata(cut, "tracks")
+        complete, cut = _split_cut(tracks)
+        keys = [el.attrib.get("ratingKey") for el in cut]
+        return complete + self._metadata(keys, "tracks") if keys else complete
 
     def track_pages(self, page_size):
         """Yield lists of track dicts. Tracks whose genres may be cut short wait until a
@@ -231,11 +230,12 @@ class PlexSource:
             self.prepare(page_size)
         waiting = []
         for page in self._pages(_TRACK, "Track", page_size, "tracks"):
-            complete = [el for el in page if not _maybe_cut(el)]
-            waiting += [el for el in page if _maybe_cut(el)]
+            complete, cut = _split_cut(page)
+            waiting += cut
             if len(waiting) >= _KEYS_PER_REQUEST:
                 complete, waiting = complete + self._complete(waiting), []
-            yield [self._track(el) for el in complete]
+            if complete:
+                yield [self._track(el) for el in complete]
         if waiting:
             yield [self._track(el) for el in self._complete(waiting)]
 
@@ -464,6 +464,14 @@ def _maybe_cut(el):
     """Whether a listed item shows as many tags of a kind as a listing shows at most."""
     counts = Counter(child.tag for child in el)
     return any(counts[kind] >= _LISTED_TAGS for kind in _CUT_KINDS)
+
+
+def _split_cut(elements):
+    """(elements whose tags are complete, elements whose tags may be cut short)."""
+    complete, cut = [], []
+    for el in elements:
+        (cut if _maybe_cut(el) else complete).append(el)
+    return complete, cut
 
 
 def _unwritable(playlist):
