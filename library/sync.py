@@ -150,11 +150,15 @@ class _Run:
                 self._stage(page)
                 self._update()
         except SourceError as exc:
-            if exc.kind != "bad_response":
+            # A server that refuses a change filter (an older version, say) still answers
+            # plain listings; one that ignores it answers the whole library, which the
+            # adapter stops at once. Either way a full sync will do.
+            if exc.kind == "bad_response":
+                log.warning("%s refused a change listing (%s): full sync", self.source, exc.message)
+            elif exc.kind == "filter_ignored":
+                log.warning("%s: %s: full sync", self.source, exc.message)
+            else:
                 raise
-            # A server that refuses a change filter (an older version, say) still
-            # answers plain listings: a full sync will do.
-            log.warning("%s refused a change listing (%s): full sync", self.source, exc.message)
             return None
         self._update(phase="tracks", current=0)
         present = set()

@@ -69,11 +69,11 @@ def _by_title(playlists, title):
 
 
 def _resolve(playlists, wanted):
-    """The id of the playlist named by id or by title."""
+    """The id of the playlist named by id or by title among the save targets. Anything
+    else goes to the adapter as an id, which says why it cannot be saved to: no such
+    playlist, or a smart or read-only one (never offered as a target)."""
     if not wanted:
         raise SaveError("Choose the playlist to update.")
     if any(pid == str(wanted) for pid, _, _ in playlists):
         return str(wanted)
-    if found := _by_title(playlists, str(wanted)):
-        return found
-    raise SaveError(f"There is no playlist {wanted!r} on the server.")
+    return _by_title(playlists, str(wanted)) or str(wanted)

@@ -6,6 +6,13 @@ XML by default, JSON on `Accept: application/json`, paging from headers or query
 parameters, a token on every request but /identity, playlists as plexapi makes them, and
 switchable faults (errors, hangs, dropped connections, malformed pages) for the sync code.
 
+It also reproduces what real servers do that is inconvenient (see "Traps found by reading
+real captured responses" in shared/reference/media-servers.md): listings carry only the
+first two tags of a kind (read by key, items carry all), tracks may hold genres of their
+own, listings come in Plex's default order unless sorted, the server ships smart and
+read-only playlists that refuse writes, and two switches make it ignore filters
+(`ignore_filters`) or field-slimming hints (`ignore_field_hints`), as some servers do.
+
     with FakePlexServer(library=FakeLibrary(tracks=500)) as server:
         plex = plexapi.server.PlexServer(server.url, server.token)
 
@@ -14,12 +21,12 @@ Standard library only; no Django.
 
 import itertools
 import json
+import random
 import re
 import time
 import traceback
 import uuid
 from http import HTTPStatus
-from operator import attrgetter
 from urllib.parse import parse_qsl, urlsplit
 
 from .plexdata import EPOCH, FakeLibrary
@@ -50,6 +57,23 @@ _FILTER_ATTRS = {
 _RELATIVE_DATE = re.compile(r"-?(\d+)(mon|[smhdwy])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mon": 30 * 86400, "y": 365 * 86400}
 _PLAYLIST_URI = re.compile(r"server://([^/]+)/com\.plexapp\.plugins\.library/library/metadata/([\d,]*)")
+# A listing shows only this many tags of a kind; an item read by key shows all
+# (python-plexapi issues #200 and #249).
+LISTED_TAGS = 2
+# Sort keys python-plexapi knows for music, on the item or (with a prefix) its parent.
+_SORT_ATTRS = {
+    "addedAt": "added_at",
+    "updatedAt": "updated_at",
+    "index": "index",
+    "year": "year",
+    "originallyAvailableAt": "year",
+    "userRating": "user_rating",
+    "viewCount": "view_count",
+    "lastViewedAt": "last_viewed_at",
+    "lastRatedAt": "last_rated_at",
+    "duration": "duration_ms",
+}
+_SORTS = ["titleSort", "id", "random", *_SORT_ATTRS]
 
 
 def _compare(value, op, limit):
@@ -57,12 +81,33 @@ def _compare(value, op, limit):
 
 
 class FakePlaylist:
-    def __init__(self, key, title, now):
+    """A playlist. A smart one has a `rule` (library -> tracks) instead of entries; smart,
+    read-only and special playlists refuse every write, as on Plex."""
+
+    def __init__(self, key, title, now, rule=None, read_only=False, special_type=None):
         self.key = key
         self.title = title
         self.summary = ""
         self.entries = []  # [playlistItemID, ratingKey] pairs, in playlist order
         self.added_at = self.updated_at = now
+        self.rule = rule
+        self.read_only = read_only
+        self.special_type = special_type
+
+    @property
+    def smart(self):
+        return self.rule is not None
+
+    @property
+    def writable(self):
+        return not (self.smart or self.read_only or self.special_type)
+
+    def listed(self, library):
+        """[(playlistItemID or None, Track)] as the items listing shows them: smart items
+        have no playlistItemID, and tracks since removed are not shown."""
+        if self.smart:
+            return [(None, t) for t in self.rule(library)]
+        return [(item_id, library.tracks[k]) for item_id, k in self.entries if k in library.tracks]
 
     @property
     def items(self):
@@ -74,9 +119,14 @@ class FakePlexServer(FakeServer):
     """A Plex server on a real port, served from daemon threads: start()/stop(), or `with`.
 
     For assertions: `requests` counts (method, route pattern), never the token;
-    `track_pages` counts successful track pages; `playlists` holds what clients made.
+    `track_pages` counts successful track pages; `playlists` holds what clients made, and
+    `builtin_playlists` the smart and read-only ones every server ships.
     Flip `faults` to misbehave; set `machine_identifier` to become a different server.
     Request lines longer than `max_url_length` get 414, as real servers do.
+
+    `ignore_filters`: True answers every listing as if unfiltered; a set of names ignores
+    those filters only ("track.lastRatedAt" that one, "lastRatedAt" at every level).
+    `ignore_field_hints`: True ignores excludeFields and includeFields.
     """
 
     thread_name = "fakeplex"
@@ -95,8 +145,11 @@ class FakePlexServer(FakeServer):
         self.machine_identifier = machine_identifier
         self.section_title = section_title
         self.friendly_name = "MediaSage Fake Plex"
+        self.ignore_filters = False
+        self.ignore_field_hints = False
         self.playlists: dict[int, FakePlaylist] = {}
         self._next_item_id = 1001
+        self.builtin_playlists = {p.key: p for p in self._builtins()}
 
     # -- request handling -----------------------------------------------------------------------
 
@@ -106,7 +159,8 @@ class FakePlexServer(FakeServer):
             handler.rfile.read(length)
         parts = urlsplit(handler.path)
         path = parts.path.rstrip("/") or "/"
-        req = _Request(handler, dict(parse_qsl(parts.query, keep_blank_values=True)))
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        req = _Request(handler, query, field_hints=not self.ignore_field_hints)
         route, method, args = _route(handler.command, path)
         self._count(handler.command, route)
         if self._too_long(handler):
@@ -237,13 +291,14 @@ class FakePlexServer(FakeServer):
             raise _HttpError(400)
         objects = list(self._objects(libtype)) if section_id == MUSIC_SECTION else []
         objects = self._filtered(objects, libtype, req.query)
-        objects = self._sorted(objects, libtype, req.query.get("sort"))
+        if req.paging()[1] != 0:  # a count needs no order
+            objects = self._sorted(objects, libtype, req.query.get("sort"))
         if "limit" in req.query:
             objects = objects[: _int(req.query["limit"])]
         items, attrs = self._page(req, objects)
         # A generator: each item is rendered and freed in turn, which keeps a big page from
         # filling the garbage collector's old generation (and its pauses) with short-lived tuples.
-        items = (self._item_el(libtype, o, req) for o in items)
+        items = (self._item_el(libtype, o, req, listed=True) for o in items)
         attrs += [
             ("allowSync", 1),
             *_LIBRARY_ATTRS,
@@ -274,7 +329,7 @@ class FakePlexServer(FakeServer):
         if not found:
             raise _HttpError(404)
         page, attrs = self._page(req, found)
-        items = (self._item_el(libtype, o, req, in_section=False) for libtype, o in page)
+        items = (self._item_el(libtype, o, req) for libtype, o in page)
         return _el("MediaContainer", attrs + [("allowSync", 1), *_LIBRARY_ATTRS], items)
 
     def _get_children(self, req, key):
@@ -287,13 +342,14 @@ class FakePlexServer(FakeServer):
         else:
             raise _HttpError(404)
         page, attrs = self._page(req, children)
-        items = (self._item_el(libtype, o, req, in_section=False) for o in page)
+        items = (self._item_el(libtype, o, req, listed=True) for o in page)
         return _el("MediaContainer", attrs + [("allowSync", 1), *_LIBRARY_ATTRS, ("key", str(key))], items)
 
     def _get_playlists(self, req):
         title = req.query.get("title", "").casefold()
         wanted = req.query.get("playlistType", "audio") == "audio"
-        found = [p for p in self.playlists.values() if wanted and title in p.title.casefold()]
+        every = [*self.builtin_playlists.values(), *self.playlists.values()]
+        found = [p for p in every if wanted and title in p.title.casefold()]
         page, attrs = self._page(req, found)
         return _el("MediaContainer", attrs, [self._playlist_el(p) for p in page])
 
@@ -311,7 +367,7 @@ class FakePlexServer(FakeServer):
         return _el("MediaContainer", [("size", 1)], [self._playlist_el(self._playlist(key))])
 
     def _put_playlist(self, req, key):
-        playlist = self._playlist(key)
+        playlist = self._writable(key)
         for field in ("title", "summary"):  # plexapi's edit() sends title=, editTitle() title.value=
             value = req.query.get(field, req.query.get(f"{field}.value"))
             if value is not None:
@@ -320,28 +376,36 @@ class FakePlexServer(FakeServer):
         return None
 
     def _delete_playlist(self, req, key):
-        del self.playlists[self._playlist(key).key]
+        del self.playlists[self._writable(key).key]
         return None
 
     def _get_playlist_items(self, req, key):
-        lib = self.library
         playlist = self._playlist(key)
-        entries = [(item_id, lib.tracks[k]) for item_id, k in playlist.entries if k in lib.tracks]
-        page, attrs = self._page(req, entries)
-        items = (self._track_el(t, req, in_section=False, extra=[("playlistItemID", i)]) for i, t in page)
+        page, attrs = self._page(req, playlist.listed(self.library))
+        items = (
+            self._track_el(t, req, in_section=False, extra=[] if i is None else [("playlistItemID", i)])
+            for i, t in page
+        )
         info = self._playlist_el(playlist)[1]
         keep = {"ratingKey", "title", "smart", "playlistType", "composite", "duration", "leafCount"}
         return _el("MediaContainer", attrs + [a for a in info if a[0] in keep], items)
 
     def _put_playlist_items(self, req, key):
-        playlist = self._playlist(key)
+        playlist = self._writable(key)
         keys = self._uri_keys(req.query.get("uri", ""))
         self._append(playlist, keys)
         attrs = [("size", 1), ("leafCountAdded", len(keys)), ("leafCountRequested", len(keys))]
         return _el("MediaContainer", attrs, [self._playlist_el(playlist)])
 
+    def _delete_playlist_items(self, req, key):
+        """Clear the playlist."""
+        playlist = self._writable(key)
+        playlist.entries = []
+        playlist.updated_at = int(time.time())
+        return _el("MediaContainer", [("size", 1)], [self._playlist_el(playlist)])
+
     def _delete_playlist_item(self, req, key, item_id):
-        playlist = self._playlist(key)
+        playlist = self._writable(key)
         kept = [e for e in playlist.entries if e[0] != int(item_id)]
         if len(kept) == len(playlist.entries):
             raise _HttpError(404)
@@ -367,6 +431,8 @@ class FakePlexServer(FakeServer):
     def _filtered(self, objects, libtype, query):
         lib = self.library
         for key, value in query.items():
+            if self._ignores(key):
+                continue
             if match := _FILTER.fullmatch(key):
                 level, field, op = match.groups()
                 attr = _FILTER_ATTRS[field]
@@ -388,33 +454,74 @@ class FakePlexServer(FakeServer):
                 raise _HttpError(400)  # a filter the fake does not implement: fail loudly
         return objects
 
+    def _ignores(self, key):
+        """Whether the ignore_filters switch makes this query parameter a no-op."""
+        name = key.rstrip("<>!=")
+        ignored = self.ignore_filters
+        if ignored is True:
+            return name != key or name == "title"  # every filter, not sort or paging
+        return bool(ignored) and (name in ignored or name.rpartition(".")[2] in ignored)
+
     def _date(self, value):
         if match := _RELATIVE_DATE.fullmatch(value):
             return int(self.library.clock()) - int(match[1]) * _UNITS[match[2]]
         return _int(value)
 
     def _sorted(self, objects, libtype, sort):
-        keys = {
-            "titleSort": lambda o: o.title.casefold(),
-            "addedAt": attrgetter("added_at"),
-            "updatedAt": attrgetter("updated_at"),
-            "id": attrgetter("rating_key" if libtype == 10 else "key"),
-        }
+        """Objects in the order asked (comma-separated keys, each maybe `:desc`), else in
+        Plex's default order: tracks by album artist, album, disc and number; albums by
+        artist and title; artists by title (sort titles, which skip a leading "The")."""
+        lib = self.library
+        if not sort:
+            default = {
+                10: lambda t: (
+                    _sort_title(lib.artists[t.artist_key].title),
+                    _sort_title(lib.albums[t.album_key].title),
+                    t.disc,
+                    t.index,
+                ),
+                9: lambda a: (_sort_title(lib.artists[a.artist_key].title), _sort_title(a.title)),
+                8: lambda a: _sort_title(a.title),
+            }[libtype]
+            return sorted(objects, key=default)
         # Stable sorts from the last key to the first give a multi-key sort; ties stay in key order.
-        for spec in reversed(sort.split(",") if sort else []):
-            field, _, direction = spec.rpartition(".")[2].partition(":")
-            if field not in keys:
+        in_key_order = True  # the library's dicts are: sorting by id first costs nothing
+        for spec in reversed(sort.split(",")):
+            field, _, direction = spec.partition(":")
+            level, _, field = field.rpartition(".")
+            if field not in _SORTS or direction not in ("", "asc", "desc"):
                 raise _HttpError(400)
-            objects = sorted(objects, key=keys[field], reverse=direction == "desc")
+            if in_key_order and field == "id" and not level and direction != "desc":
+                continue
+            in_key_order = False
+            if field == "random":
+                objects = random.sample(objects, len(objects))
+                continue
+            if libtype == 10 and field in ("year", "originallyAvailableAt") and not level:
+                level = "album"  # tracks carry their album's year
+            parent = self._parent(libtype, level)
+            value = _sort_value(field)
+            objects = sorted(objects, key=lambda o: value(parent(o)), reverse=direction == "desc")
         return objects
+
+    def _parent(self, libtype, level):
+        """The object a prefixed key ("artist.titleSort") reads, from an object of libtype."""
+        lib = self.library
+        if level in ("", _TYPES[libtype]):
+            return lambda o: o
+        if level == "album" and libtype == 10:
+            return lambda t: lib.albums[t.album_key]
+        if level == "artist" and libtype in (9, 10):
+            return lambda o: lib.artists[o.artist_key]
+        raise _HttpError(400)
 
     def _meta(self):
         """The filter and sort metadata plexapi loads before search(sort=…, filters=…)."""
         types = []
         for num, libtype in _TYPES.items():
             sorts = [
-                _el("Sort", [("defaultDirection", d), ("descKey", f"{k}:desc"), ("key", k), ("title", t)])
-                for k, d, t in (("titleSort", "asc", "Title"), ("addedAt", "desc", "Date Added"))
+                _el("Sort", [("defaultDirection", "asc"), ("descKey", f"{k}:desc"), ("key", k), ("title", k)])
+                for k in _SORTS
             ]
             field = _el("Field", [("key", f"{libtype}.addedAt"), ("title", "Date Added"), ("type", "date")])
             attrs = [("key", f"/library/sections/{MUSIC_SECTION}/all?type={num}"), ("type", libtype)]
@@ -425,14 +532,15 @@ class FakePlexServer(FakeServer):
         operators.append(_el("Operator", [("key", ">>="), ("title", "is after")]))
         return _el("Meta", [], [*types, _el("FieldType", [("type", "date")], operators)])
 
-    def _item_el(self, libtype, obj, req, in_section=True):
+    def _item_el(self, libtype, obj, req, listed=False):
+        """An item as a listing (`listed`: tags cut short) or a read by key shows it."""
         if libtype == 10:
-            return self._track_el(obj, req, in_section)
+            return self._track_el(obj, req, in_section=listed, listed=listed)
         if libtype == 9:
-            return self._album_el(obj, req)
-        return self._artist_el(obj, req)
+            return self._album_el(obj, req, listed)
+        return self._artist_el(obj, req, listed)
 
-    def _track_el(self, t, req, in_section=True, extra=()):
+    def _track_el(self, t, req, in_section=True, extra=(), listed=True):
         lib = self.library
         album, artist = lib.albums[t.album_key], lib.artists[t.artist_key]
         key, album_key, artist_key = t.rating_key, album.key, artist.key
@@ -472,8 +580,9 @@ class FakePlexServer(FakeServer):
             ("updatedAt", t.updated_at),
             *extra,
         ]
+        genres = self._genre_els(t, req, listed)
         if "Media" in req.excluded_elements:
-            return _el("Track", req.drop_fields(attrs), json_key="Metadata")
+            return _el("Track", req.drop_fields(attrs), genres, json_key="Metadata")
         file = "/".join(
             s.replace("/", "_") for s in (artist.title, album.title, f"{t.index:02d} - {t.title}")
         )
@@ -487,10 +596,10 @@ class FakePlexServer(FakeServer):
         ]
         media = [("id", key), ("duration", t.duration_ms), ("bitrate", 880), ("audioChannels", 2)]
         media += [("audioCodec", "flac"), ("container", "flac")]
-        children = [_el("Media", media, [_el("Part", part)])]
+        children = [_el("Media", media, [_el("Part", part)]), *genres]
         return _el("Track", req.drop_fields(attrs), children, json_key="Metadata")
 
-    def _album_el(self, a, req):
+    def _album_el(self, a, req, listed):
         artist = self.library.artists[a.artist_key]
         attrs = [
             ("ratingKey", str(a.key)),
@@ -513,9 +622,9 @@ class FakePlexServer(FakeServer):
             ("addedAt", a.added_at),
             ("updatedAt", a.updated_at),
         ]
-        return _el("Directory", req.drop_fields(attrs), self._genre_els(a, req), json_key="Metadata")
+        return _el("Directory", req.drop_fields(attrs), self._genre_els(a, req, listed), json_key="Metadata")
 
-    def _artist_el(self, a, req):
+    def _artist_el(self, a, req, listed):
         attrs = [
             ("ratingKey", str(a.key)),
             ("key", f"/library/metadata/{a.key}/children"),
@@ -528,12 +637,13 @@ class FakePlexServer(FakeServer):
             ("addedAt", a.added_at),
             ("updatedAt", a.updated_at),
         ]
-        return _el("Directory", req.drop_fields(attrs), self._genre_els(a, req), json_key="Metadata")
+        return _el("Directory", req.drop_fields(attrs), self._genre_els(a, req, listed), json_key="Metadata")
 
-    def _genre_els(self, obj, req):
+    def _genre_els(self, obj, req, listed):
         if "Genre" in req.excluded_elements:
             return []
-        return [_el("Genre", [("tag", g)]) for g in obj.genres]
+        genres = obj.genres[:LISTED_TAGS] if listed else obj.genres
+        return [_el("Genre", [("tag", g)]) for g in genres]
 
     def _section_attrs(self):
         return [
@@ -543,13 +653,42 @@ class FakePlexServer(FakeServer):
         ]
 
     def _playlist(self, key):
-        try:
-            return self.playlists[int(key)]
-        except KeyError:
-            raise _HttpError(404) from None
+        key = int(key)
+        playlist = self.playlists.get(key) or self.builtin_playlists.get(key)
+        if playlist is None:
+            raise _HttpError(404)
+        return playlist
+
+    def _writable(self, key):
+        playlist = self._playlist(key)
+        if not playlist.writable:
+            raise _HttpError(400)  # Plex refuses to change smart and read-only playlists
+        return playlist
+
+    def _builtins(self):
+        """The playlists a fresh Plex server shows: two smart ones and a read-only one."""
+        lib = self.library
+        now = EPOCH
+
+        def loved(library):
+            return [t for t in library.tracks.values() if t.user_rating == 10]
+
+        def recent(library):
+            played = [t for t in library.tracks.values() if t.last_viewed_at]
+            return sorted(played, key=lambda t: -t.last_viewed_at)[:50]
+
+        favourites = FakePlaylist(lib.take_key(), "Favourites", now, read_only=True, special_type="favorites")
+        for track in loved(lib)[:5]:
+            favourites.entries.append([self._next_item_id, track.rating_key])
+            self._next_item_id += 1
+        return [
+            FakePlaylist(lib.take_key(), "❤️ Tracks", now, rule=loved),
+            FakePlaylist(lib.take_key(), "Recently Played", now, rule=recent),
+            favourites,
+        ]
 
     def _playlist_el(self, p):
-        tracks = [self.library.tracks[k] for k in p.items if k in self.library.tracks]
+        tracks = [t for _, t in p.listed(self.library)]
         attrs = [
             ("ratingKey", str(p.key)),
             ("key", f"/playlists/{p.key}/items"),
@@ -557,7 +696,7 @@ class FakePlexServer(FakeServer):
             ("type", "playlist"),
             ("title", p.title),
             ("summary", p.summary),
-            ("smart", 0),
+            ("smart", int(p.smart)),
             ("playlistType", "audio"),
             ("composite", f"/playlists/{p.key}/composite/{p.updated_at}"),
             ("allowSync", 1),
@@ -566,6 +705,12 @@ class FakePlexServer(FakeServer):
             ("addedAt", p.added_at),
             ("updatedAt", p.updated_at),
         ]
+        if p.smart:
+            attrs.append(("content", f"library://x/directory/%2Flibrary%2Fsections%2F{MUSIC_SECTION}%2Fall"))
+        if p.read_only:
+            attrs.append(("readOnly", 1))
+        if p.special_type:
+            attrs.append(("specialPlaylistType", p.special_type))
         return _el("Playlist", attrs, json_key="Metadata")
 
     def _uri_keys(self, uri):
@@ -593,12 +738,14 @@ class FakePlexServer(FakeServer):
 
 
 class _Request:
-    def __init__(self, handler, query):
+    def __init__(self, handler, query, field_hints=True):
         self.headers = handler.headers
         self.query = query
         self.wants_json = "application/json" in (handler.headers.get("Accept") or "")
         self.excluded_elements = set(query.get("excludeElements", "").split(","))
-        self._excluded_fields = set(query.get("excludeFields", "").split(",")) - {""}
+        hints = query if field_hints else {}
+        self._excluded_fields = set(hints.get("excludeFields", "").split(",")) - {""}
+        self._included_fields = set(hints.get("includeFields", "").split(",")) - {""}
 
     def header_or_param(self, name):
         return self.query.get(name) or self.headers.get(name)
@@ -612,9 +759,11 @@ class _Request:
         return start, size
 
     def drop_fields(self, attrs):
-        if not self._excluded_fields:
-            return attrs
-        return [a for a in attrs if a[0] not in self._excluded_fields]
+        if self._included_fields:
+            attrs = [a for a in attrs if a[0] in self._included_fields]
+        if self._excluded_fields:
+            attrs = [a for a in attrs if a[0] not in self._excluded_fields]
+        return attrs
 
 
 # Route patterns double as the keys of server.requests; {id} and {ids} match digits.
@@ -629,7 +778,11 @@ _ROUTES = {
     "/library/metadata/{id}/children": {"GET": "_get_children"},
     "/playlists": {"GET": "_get_playlists", "POST": "_post_playlists"},
     "/playlists/{id}": {"GET": "_get_playlist", "PUT": "_put_playlist", "DELETE": "_delete_playlist"},
-    "/playlists/{id}/items": {"GET": "_get_playlist_items", "PUT": "_put_playlist_items"},
+    "/playlists/{id}/items": {
+        "GET": "_get_playlist_items",
+        "PUT": "_put_playlist_items",
+        "DELETE": "_delete_playlist_items",
+    },
     "/playlists/{id}/items/{id}": {"DELETE": "_delete_playlist_item"},
 }
 _ROUTE_PATTERNS = [
@@ -651,6 +804,29 @@ def _int(value):
         return int(value)
     except ValueError:
         raise _HttpError(400) from None
+
+
+def _sort_title(title):
+    folded = title.casefold()
+    for article in ("the ", "a ", "an "):
+        if folded.startswith(article):
+            return folded[len(article) :]
+    return folded
+
+
+def _sort_value(field):
+    """A sort key function for `field` whose values order with None first."""
+    if field == "titleSort":
+        return lambda o: _sort_title(o.title)
+    if field == "id":
+        return lambda o: getattr(o, "rating_key", None) or o.key  # tracks name their key apart
+    attr = _SORT_ATTRS[field]
+
+    def value(o):
+        v = getattr(o, attr, None)
+        return (0, 0) if v is None else (1, v)
+
+    return value
 
 
 def _guid(kind, key):

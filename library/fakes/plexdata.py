@@ -9,7 +9,7 @@ import random
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Generated timestamps lie in the four years before this fixed date. It is in the past,
 # so wall-clock stamps from later mutations are always newer than anything generated.
@@ -56,6 +56,9 @@ class Track:
     last_viewed_at: int | None
     last_rated_at: int | None
     truth_live: bool  # ground truth for live detectors: live album, or a title marked live
+    # The track's own genres, which newer Plex servers hold (python-plexapi PR #1318);
+    # most tracks have none and take their album's.
+    genres: list[str] = field(default_factory=list)
 
 
 def _words(text):
@@ -298,7 +301,7 @@ class FakeLibrary:
     def _settle_artist(self, rng, artist, albums):
         # An artist's genres are the commonest of its albums', sometimes none.
         counts = Counter(g for a in albums for g in a.genres)
-        artist.genres = [] if rng.random() < 0.1 else [g for g, _ in counts.most_common(rng.randint(1, 2))]
+        artist.genres = [] if rng.random() < 0.1 else [g for g, _ in counts.most_common(rng.randint(1, 4))]
 
     def _make_album(self, rng, artist, room, added_at, settled, year=None, performers=None):
         """An album of up to `room` tracks; `settled` gives it a history (edits, ratings, plays)."""
@@ -344,6 +347,8 @@ class FakeLibrary:
         duration = max(45, min(900, int(rng.gauss(235, 70)))) * 1000 + rng.randrange(1000)
         rating = rated_at = viewed_at = None
         views = 0
+        # A quarter of tracks carry genres of their own (tagged files, newer servers).
+        genres = _pick_genres(rng, self._genres, self._genre_weights) if rng.random() < 0.25 else []
         updated_at = added_at
         if settled:
             # Most tracks were touched once around import; some were edited later.
@@ -371,6 +376,7 @@ class FakeLibrary:
             last_viewed_at=viewed_at,
             last_rated_at=rated_at,
             truth_live=live,
+            genres=genres,
         )
         self.tracks[track.rating_key] = track
         return track
@@ -398,7 +404,8 @@ def _genre_pool(rng, tracks):
 
 
 def _pick_genres(rng, pool, weights):
-    count = rng.choices((0, 1, 2, 3), weights=(6, 45, 34, 15))[0]
+    # Up to four tags, three and four common: more than the two a Plex listing shows.
+    count = rng.choices((0, 1, 2, 3, 4), weights=(6, 24, 26, 24, 20))[0]
     return list(dict.fromkeys(rng.choices(pool, weights=weights, k=count)))
 
 

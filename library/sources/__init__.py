@@ -60,6 +60,32 @@ def server_time(response):
         return None
 
 
+def stable_pages(fetch, key, page_size):
+    """Yield a listing's items a page at a time, neither skipping nor doubling items when
+    the library changes meanwhile. `fetch(start, size)` returns (items, total or None);
+    the listing must be in an immutable order (by id), so new items come last.
+
+    Deleting items before the current offset shifts later items down, which plain offset
+    paging would skip. So each page is read with one item of overlap: when that item is
+    not one already read, items went away, and the page before is read again (an item
+    read twice is one item to the caller's staging table, which ignores duplicates)."""
+    start, seen = 0, set()  # seen: keys of the last page yielded
+    while True:
+        back = 1 if start else 0
+        items, total = fetch(start - back, page_size + back)
+        if back and (not items or key(items[0]) not in seen):
+            start = max(0, start - page_size)
+            continue
+        page = items[back:]
+        if page:
+            yield page
+        start += len(page)
+        seen = {key(item) for item in items}
+        # Without a total, a short page is the last one (as plexapi assumes).
+        if not page or (start >= total if total is not None else len(items) < page_size + back):
+            return
+
+
 def pick_library(libraries, wanted, server, setting):
     """The music library to cache, as (id, title), from the server's [(id, title)]:
     the one titled `wanted` (any case), else the only one, else one titled "Music"."""

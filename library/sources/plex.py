@@ -6,10 +6,20 @@ one sync into one request per track. So this module only uses plexapi for the
 connection and its error mapping, and reads the listing elements' attributes
 itself. Genres and year live on albums in Plex listings: the album and artist
 listings are read once up front and joined on parentRatingKey.
+
+Listings show only the first two tags of a kind: an item listing two (or more) genres
+may have more, so those items, and only those, are read again by key, a few hundred
+to a request. A track's genres are its own when it has any (newer servers hold them:
+they describe that recording, e.g. a metal song on a pop compilation), else its
+album's, else its album artist's.
+
+Every listing is sorted by id (ratingKey, immutable) and paged by stable_pages(), so a
+library edited during a sync is neither skipped nor doubled.
 """
 
 import contextlib
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from urllib.parse import quote, urlencode, urlparse
 from xml.etree.ElementTree import ParseError
@@ -18,7 +28,7 @@ import requests
 from plexapi.exceptions import BadRequest, NotFound, Unauthorized
 from plexapi.server import PlexServer
 
-from library.sources import SavedPlaylist, ServerInfo, SourceError, pick_library, server_time
+from library.sources import SavedPlaylist, ServerInfo, SourceError, pick_library, server_time, stable_pages
 
 # Plex type numbers for /library/sections/{id}/all?type=N
 _ARTIST, _ALBUM, _TRACK = 8, 9, 10
@@ -35,6 +45,14 @@ _KEYS_ONLY = (
 )
 # Plex answers 414 to request lines over about 8 KB; keys go in the URL.
 _MAX_URI_CHARS = 6000
+# Items read again by key, a request's worth at a time (keys of up to 8 digits stay
+# under _MAX_URI_CHARS).
+_KEYS_PER_REQUEST = 500
+# A listing shows this many tags of a kind at most (python-plexapi #200, #249); an item
+# showing that many may have more. Subformat carries "Live".
+_LISTED_TAGS = 2
+_CUT_KINDS = ("Genre", "Subformat")
+_CHANGE_FILTERS = ("updatedAt", "lastRatedAt", "lastViewedAt", "album.updatedAt", "artist.updatedAt")
 
 
 class PlexSource:
@@ -52,6 +70,7 @@ class PlexSource:
         self._server_time = None
         self._server = None
         self._section_key = None
+        self._track_total = None
         self._albums = self._artists = None
 
     def _count(self, response, *args, **kwargs):
@@ -142,16 +161,24 @@ class PlexSource:
 
     def count_tracks(self):
         data = self._query(self._listing(_TRACK), "the track count", start=0, size=0)
-        return _int(data.attrib.get("totalSize")) or 0
+        self._track_total = _int(data.attrib.get("totalSize")) or 0
+        return self._track_total
 
     def prepare(self, page_size):
-        """Read every album and artist once, for the genres and years tracks lack."""
-        self._artists = {}
+        """Read every album and artist once, for the genres and years tracks lack, then
+        again by key the few whose listed tags may have been cut short."""
+        self._artists, cut_artists = {}, set()
         for page in self._pages(_ARTIST, "Directory", page_size, "artists"):
             self._add_artists(page)
-        self._albums = {}
+            cut_artists.update(el.attrib.get("ratingKey") for el in page if _maybe_cut(el))
+        self._albums, cut_albums = {}, []
         for page in self._pages(_ALBUM, "Directory", page_size, "albums"):
             self._add_albums(page)
+            cut_albums += [el.attrib.get("ratingKey") for el in page if _maybe_cut(el)]
+        self._add_albums(self._metadata(cut_albums, "albums"))
+        # An artist's genres matter only to its albums that have none.
+        bare = {artist for _, genres, _, artist in self._albums.values() if not genres}
+        self._add_artists(self._metadata(bare & cut_artists, "artists"))
 
     def _add_artists(self, elements):
         for el in elements:
@@ -160,9 +187,9 @@ class PlexSource:
     def _add_albums(self, elements):
         for el in elements:
             a = el.attrib
-            genres = _tags(el, "Genre") or self._artists.get(a.get("parentRatingKey"), ())
             live = "live" in (t.lower() for t in _tags(el, "Subformat"))
-            self._albums[a.get("ratingKey")] = (_year(a.get("year")), genres, live)
+            artist = a.get("parentRatingKey")
+            self._albums[a.get("ratingKey")] = (_year(a.get("year")), _tags(el, "Genre"), live, artist)
 
     def _load_albums(self, tracks):
         """The albums (and their artists) of these tracks that this sync has not
@@ -170,31 +197,47 @@ class PlexSource:
         incremental sync meets, where the whole album listing is dozens."""
         if self._albums is None:
             self._albums, self._artists = {}, {}
-        albums = self._metadata({t.attrib.get("parentRatingKey") for t in tracks} - self._albums.keys())
-        self._add_artists(
-            self._metadata({a.attrib.get("parentRatingKey") for a in albums} - self._artists.keys())
-        )
+        albums = {t.attrib.get("parentRatingKey") for t in tracks} - self._albums.keys()
+        albums = self._metadata(albums, "albums")
+        artists = {a.attrib.get("parentRatingKey") for a in albums} - self._artists.keys()
+        self._add_artists(self._metadata(artists, "artists"))
         self._add_albums(albums)
 
-    def _metadata(self, keys):
-        """Items by key, a few hundred to a request."""
-        keys, found = sorted(k for k in keys if k), []
-        for i in range(0, len(keys), 200):
+    def _metadata(self, keys, what):
+        """Items by key, in full (every tag), a few hundred to a request."""
+        found = []
+        for chunk in self._chunks(sorted(k for k in keys if k)):
             try:
-                data = self._query(f"/library/metadata/{','.join(keys[i : i + 200])}", "albums and artists")
+                data = self._query(f"/library/metadata/{','.join(chunk)}", what)
             except SourceError as exc:
                 if exc.kind != "not_found":  # all gone since: nothing to add
                     raise
                 continue
-            found += [el for el in data if el.tag == "Directory"]
+            found += [el for el in data if el.tag in ("Directory", "Track")]
         return found
 
+    def _complete(self, tracks):
+        """These track elements with every genre: those whose listing may have cut
+        them short, read again by key (one that has gone since is dropped)."""
+        complete, cut = _split_cut(tracks)
+        keys = [el.attrib.get("ratingKey") for el in cut]
+        return complete + self._metadata(keys, "tracks") if keys else complete
+
     def track_pages(self, page_size):
-        """Yield lists of track dicts, one list per request."""
+        """Yield lists of track dicts. Tracks whose genres may be cut short wait until a
+        request's worth of them is read again by key."""
         if self._albums is None:
             self.prepare(page_size)
+        waiting = []
         for page in self._pages(_TRACK, "Track", page_size, "tracks"):
-            yield [self._track(el) for el in page]
+            complete, cut = _split_cut(page)
+            waiting += cut
+            if len(waiting) >= _KEYS_PER_REQUEST:
+                complete, waiting = complete + self._complete(waiting), []
+            if complete:
+                yield [self._track(el) for el in complete]
+        if waiting:
+            yield [self._track(el) for el in self._complete(waiting)]
 
     def track_keys(self, page_size):
         """Yield lists of every track's key, from listings slimmed to what
@@ -211,10 +254,11 @@ class PlexSource:
         # Pages of the five listings are pooled up to page_size, so their albums
         # are looked up together.
         pending = []
-        for field in ("updatedAt", "lastRatedAt", "lastViewedAt", "album.updatedAt", "artist.updatedAt"):
+        for field in _CHANGE_FILTERS:
             name = field if "." in field else f"track.{field}"
             extra = f"&{quote(name + '>>', safe='.')}={since}"
-            for page in self._pages(_TRACK, "Track", page_size, "changed tracks", extra):
+            check = self._filter_applied(name)
+            for page in self._pages(_TRACK, "Track", page_size, "changed tracks", extra, check):
                 pending += page
                 if len(pending) >= page_size:
                     yield self._tracks_with_albums(pending)
@@ -222,21 +266,47 @@ class PlexSource:
         if pending:
             yield self._tracks_with_albums(pending)
 
+    def _filter_applied(self, name):
+        """A check of a change listing's total: a server that ignores the filter answers
+        the whole library, and paging through it would cost more than a full sync."""
+
+        def check(total):
+            if total and self._track_total and total >= self._track_total:
+                raise SourceError(
+                    "filter_ignored",
+                    f"Plex at {self._where} listed all {total} tracks as changed ({name}): "
+                    "it ignores that filter.",
+                )
+
+        return check
+
     def _tracks_with_albums(self, elements):
+        elements = self._complete(elements)
         self._load_albums(elements)
         return [self._track(el) for el in elements]
 
     # -- playlists --------------------------------------------------------------
 
     def list_playlists(self):
-        """The server's regular (not smart) audio playlists: [(id, title, item count)]."""
+        """The audio playlists MediaSage may write to (not smart, read-only or special
+        ones): [(id, title, item count)]."""
         self._connect_server()
         data = self._query("/playlists?playlistType=audio", "playlists")
         return [
             (el.attrib["ratingKey"], el.attrib.get("title", ""), _int(el.attrib.get("leafCount")) or 0)
             for el in data
-            if el.tag == "Playlist" and el.attrib.get("smart") in (None, "0")
+            if el.tag == "Playlist" and _unwritable(el) is None
         ]
+
+    def _check_writable(self, playlist_id):
+        """Raise a SourceError unless Plex lets apps change this playlist."""
+        data = self._query(f"/playlists/{quote(str(playlist_id), safe='')}", f"playlist {playlist_id!r}")
+        el = next((el for el in data if el.tag == "Playlist"), None)
+        if el is None:
+            raise SourceError("not_found", f"Plex at {self._where} has no playlist {playlist_id!r}.")
+        if why := _unwritable(el):
+            title = el.attrib.get("title", playlist_id)
+            raise SourceError("read_only", f"{title!r} is {why}: Plex does not let apps change it.")
 
     def save_playlist(self, title, keys, mode="create", playlist_id=None):
         """Write `keys` to a playlist: a new one ("create"), an existing one whose
@@ -252,6 +322,7 @@ class PlexSource:
         if mode == "create":
             playlist_id, added = self._create(title, keys), len(keys)
         else:
+            self._check_writable(playlist_id)
             old = self._items(playlist_id)
             if mode == "append":
                 present = {key for _, key in old}
@@ -339,7 +410,8 @@ class PlexSource:
         items, start = [], 0
         while True:
             data = self._query(f"/playlists/{playlist_id}/items", "the playlist", start=start, size=1000)
-            page = [(el.attrib["playlistItemID"], el.attrib["ratingKey"]) for el in data if el.tag == "Track"]
+            tracks = [el.attrib for el in data if el.tag == "Track"]
+            page = [(a.get("playlistItemID"), a["ratingKey"]) for a in tracks]
             items += page
             start += len(page)
             if not page or start >= (_int(data.attrib.get("totalSize")) or 0):
@@ -348,28 +420,22 @@ class PlexSource:
     # -- helpers ----------------------------------------------------------------
 
     def _listing(self, plex_type, extra=""):
-        return f"/library/sections/{self._section_key}/all?type={plex_type}&includeGuids=0{extra}"
+        return f"/library/sections/{self._section_key}/all?type={plex_type}&includeGuids=0&sort=id{extra}"
 
-    def _pages(self, plex_type, tag, page_size, what, extra=""):
-        start = 0
-        while True:
-            data = self._query(self._listing(plex_type, extra), what, start=start, size=page_size)
-            items = [el for el in data if el.tag == tag]
-            if items:
-                yield items
-            start += len(items)
+    def _pages(self, plex_type, tag, page_size, what, extra="", check_total=None):
+        def fetch(start, size):
+            data = self._query(self._listing(plex_type, extra), what, start=start, size=size)
             total = _int(data.attrib.get("totalSize"))
-            # Without totalSize a short page is the last one, as plexapi assumes.
-            if (
-                not items
-                or (total is not None and start >= total)
-                or (total is None and len(items) < page_size)
-            ):
-                return
+            if check_total:
+                check_total(total)
+            return [el for el in data if el.tag == tag], total
+
+        return stable_pages(fetch, lambda el: el.attrib.get("ratingKey"), page_size)
 
     def _track(self, el):
         a = el.attrib
-        album_year, album_genres, album_live = self._albums.get(a.get("parentRatingKey"), (None, (), False))
+        album = self._albums.get(a.get("parentRatingKey"), (None, (), False, None))
+        album_year, album_genres, album_live, artist = album
         album_artist = a.get("grandparentTitle", "")
         rating = _number(float, a.get("userRating"))
         return {
@@ -384,8 +450,7 @@ class PlexSource:
             "disc_number": _int(a.get("parentIndex")),
             "duration_ms": _int(a.get("duration")),
             "year": _year(a.get("parentYear")) or _year(a.get("year")) or album_year,
-            # Some servers do send track genres; prefer them when present.
-            "genres": list(_tags(el, "Genre") or album_genres),
+            "genres": list(_tags(el, "Genre") or album_genres or self._artists.get(artist, ())),
             "user_rating": None if rating is None else max(0, min(10, round(rating))),
             "play_count": _int(a.get("viewCount")) or 0,
             "last_played_at": _epoch(a.get("lastViewedAt")),
@@ -393,6 +458,30 @@ class PlexSource:
             "server_updated_at": _epoch(a.get("updatedAt")),
             "album_is_live": album_live,
         }
+
+
+def _maybe_cut(el):
+    """Whether a listed item shows as many tags of a kind as a listing shows at most."""
+    counts = Counter(child.tag for child in el)
+    return any(counts[kind] >= _LISTED_TAGS for kind in _CUT_KINDS)
+
+
+def _split_cut(elements):
+    """(elements whose tags are complete, elements whose tags may be cut short)."""
+    complete, cut = [], []
+    for el in elements:
+        (cut if _maybe_cut(el) else complete).append(el)
+    return complete, cut
+
+
+def _unwritable(playlist):
+    """Why Plex refuses to let apps change this playlist element, or None."""
+    a = playlist.attrib
+    if a.get("smart") == "1":
+        return "a smart playlist"
+    if a.get("readOnly") == "1" or a.get("specialPlaylistType"):
+        return "a read-only playlist"
+    return None
 
 
 def _tags(el, tag):

@@ -67,7 +67,8 @@ def test_unchanged_library_costs_a_few_slim_requests(library, fake_plex, setting
 def test_album_details_come_by_key_not_from_the_whole_album_listing(library, fake_plex):
     library.change_tracks(30)
     _sync()
-    assert fake_plex.requests[("GET", "/library/metadata/{ids}")] <= 2
+    # the changed tracks whose listed genres may be cut, their albums, their artists
+    assert fake_plex.requests[("GET", "/library/metadata/{ids}")] <= 3
     assert _rows() == _full_sync_rows()
 
 
@@ -87,7 +88,10 @@ def test_album_changes_reach_their_tracks(library):
     album.updated_at = int(library.clock())
     _sync()
     tracks = Track.objects.filter(album_key=str(album.key))
-    assert tracks and all(t.genres == ["Freshly Tagged"] and t.year == 1999 for t in tracks)
+    assert tracks and all(t.year == 1999 for t in tracks)
+    # Tracks with genres of their own keep them; the others take the album's.
+    own = {str(t.rating_key): t.genres for t in library.album_tracks(album.key)}
+    assert all(t.genres == (own[t.rating_key] or ["Freshly Tagged"]) for t in tracks)
 
 
 def test_unexplained_new_tracks_fall_back_to_a_full_sync(library):
@@ -128,3 +132,34 @@ def test_a_server_refusing_a_change_filter_gets_a_full_sync(library, monkeypatch
     result = _sync()
     assert result.mode == "full"
     assert _rows() == _full_sync_rows()
+
+
+@pytest.mark.parametrize("ignored", [True, {"track.lastRatedAt"}])
+def test_incremental_sync_on_a_server_ignoring_filters_goes_full_at_once(library, fake_plex, caplog, ignored):
+    fake_plex.ignore_filters = ignored
+    library.change_tracks(5)
+    result = _sync()
+    assert result.mode == "full"
+    assert "ignores that filter" in caplog.text
+    # One page of the ignored listing, not the whole library twice over.
+    full_sync_pages = -(-len(library.tracks) // 40)
+    assert fake_plex.track_pages <= full_sync_pages + 2
+    assert _rows() == _full_sync_rows()
+
+
+def test_a_server_ignoring_field_hints_still_lists_every_key(library, fake_plex):
+    fake_plex.ignore_field_hints = True
+    added = library.add_tracks(3)
+    removed = library.remove_tracks(4)
+    result = _sync()
+    assert result.mode == "incremental"
+    assert result.removed == len(set(removed) - set(added))
+    assert _rows() == _full_sync_rows()
+
+
+def test_changed_tracks_keep_every_genre_of_their_own(library):
+    track = next(t for t in library.tracks.values() if len(t.genres) >= 3)
+    library.change_tracks([track.rating_key])
+    track.genres.append("Freshly Tagged")
+    assert _sync().mode == "incremental"
+    assert Track.objects.get(rating_key=str(track.rating_key)).genres == track.genres

@@ -97,3 +97,42 @@ def test_saving_to_an_unreachable_server_says_so(plex, fake_plex):
 def test_list_playlists_returns_audio_playlists(plex, fake_plex):
     saved = plex.save_playlist("Mix", _keys(fake_plex, 3))
     assert (saved.id, "Mix", 3) in plex.list_playlists()
+
+
+def _builtin(fake_plex, smart):
+    return next(p for p in fake_plex.builtin_playlists.values() if p.smart == smart)
+
+
+def test_smart_playlists_are_never_offered_as_targets(plex, fake_plex):
+    offered = {title for _, title, _ in plex.list_playlists()}
+    assert not offered & {p.title for p in fake_plex.builtin_playlists.values()}
+    saved = plex.save_playlist("Mix", _keys(fake_plex, 3))
+    assert [pid for pid, _, _ in plex.list_playlists()] == [saved.id]
+
+
+@pytest.mark.parametrize(
+    ("smart", "said"), [(True, "is a smart playlist"), (False, "is a read-only playlist")]
+)
+@pytest.mark.parametrize("mode", ["replace", "append"])
+def test_saving_to_a_smart_or_read_only_playlist_says_plex_does_not_allow_it(
+    plex, fake_plex, smart, said, mode
+):
+    target = _builtin(fake_plex, smart)
+    before = target.listed(fake_plex.library)
+    with pytest.raises(SourceError) as exc:
+        plex.save_playlist("Mix", _keys(fake_plex, 3), mode=mode, playlist_id=str(target.key))
+    assert f"{target.title!r} {said}: Plex does not let apps change it." == exc.value.message
+    assert target.listed(fake_plex.library) == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_saving_by_the_id_of_a_smart_playlist_explains_itself(fake_plex):
+    from library.sync import claim, run_sync
+    from playlists import saving
+
+    run_sync("plex", claim("plex"))
+    smart = _builtin(fake_plex, True)
+    with pytest.raises(SourceError, match="is a smart playlist: Plex does not let apps change it"):
+        saving.save("plex", "Mix", _keys(fake_plex, 3), mode="replace", playlist_id=str(smart.key))
+    with pytest.raises(SourceError, match="has no playlist '999999'"):
+        saving.save("plex", "Mix", _keys(fake_plex, 3), mode="append", playlist_id="999999")

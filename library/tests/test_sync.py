@@ -31,7 +31,8 @@ def _expected(lib):
             "album_artist": album_artist.title,
             "album": album.title,
             "year": album.year,
-            "genres": list(album.genres or album_artist.genres),
+            # The track's own genres, else its album's, else its album artist's.
+            "genres": list(t.genres or album.genres or album_artist.genres),
             "user_rating": None if t.user_rating is None else round(t.user_rating),
             "duration_ms": t.duration_ms,
             "is_live": t.truth_live,
@@ -73,6 +74,34 @@ def test_genres_and_year_come_from_albums_since_tracks_lack_them(fake_plex):
     assert with_genres > 100 and with_year > 100
 
 
+def test_four_genre_album_keeps_all_its_genres_after_a_sync(fake_plex):
+    lib = fake_plex.library
+    album = next(a for a in lib.albums.values() if len(a.genres) == 4)
+    _sync()
+    plain = [t for t in lib.album_tracks(album.key) if not t.genres]
+    assert plain
+    for track in plain:
+        assert Track.objects.get(rating_key=str(track.rating_key)).genres == album.genres
+
+
+def test_a_track_with_its_own_genres_keeps_all_of_them(fake_plex):
+    lib = fake_plex.library
+    track = next(t for t in lib.tracks.values() if len(t.genres) >= 3)
+    _sync()
+    assert Track.objects.get(rating_key=str(track.rating_key)).genres == track.genres
+
+
+def test_an_album_without_genres_takes_all_of_its_artists(fake_plex):
+    lib = fake_plex.library
+    album = next(a for a in lib.albums.values() if a.genres)
+    artist = lib.artists[album.artist_key]
+    album.genres, artist.genres = [], ["Art Rock", "Krautrock", "Drone", "Noise"]
+    _sync()
+    tracks = [t for t in lib.album_tracks(album.key) if not t.genres]
+    for track in tracks:
+        assert Track.objects.get(rating_key=str(track.rating_key)).genres == artist.genres
+
+
 def test_sync_makes_about_one_request_per_page_not_one_per_track(fake_plex):
     lib = fake_plex.library
     fake_plex.reset_counts()
@@ -82,10 +111,22 @@ def test_sync_makes_about_one_request_per_page_not_one_per_track(fake_plex):
         return -(-n // 40) or 1
 
     listing_pages = pages(len(lib.tracks)) + pages(len(lib.albums)) + pages(len(lib.artists))
-    # setup: server, sections, the count before and after
-    assert fake_plex.total_requests <= listing_pages + 5
+    # setup: server, sections, the count before and after; then tracks, albums and
+    # artists whose listed genres may have been cut, read again by key
+    assert fake_plex.total_requests <= listing_pages + 5 + 3
     assert result.requests == fake_plex.total_requests
-    assert fake_plex.requests[("GET", "/library/metadata/{ids}")] == 0
+    assert 1 <= fake_plex.requests[("GET", "/library/metadata/{ids}")] <= 3
+
+
+def test_full_sync_of_a_bigger_library_stays_within_its_request_budget(plex_factory, settings):
+    server = plex_factory(4000, seed=3)
+    settings.PLEX_URL, settings.PLEX_TOKEN, settings.PLEX_LIBRARY = server.url, server.token, ""
+    settings.SYNC_PAGE_SIZE = 500
+    result = _sync()
+    assert result.track_count == 4000
+    assert _cached() == _expected(server.library)
+    track_pages = 4000 // 500
+    assert result.requests <= 2 * track_pages + 20
 
 
 def test_resync_applies_added_removed_and_changed_tracks(fake_plex):
@@ -128,6 +169,58 @@ def test_server_change_replaces_the_cache_and_says_so(fake_plex):
     assert "server changed" in state.notice
     assert state.as_status()["notice"] == state.notice
     assert Track.objects.count() == 140
+
+
+def _on_first_page(monkeypatch, change):
+    """Run `change()` once, right after the sync reads its first track page."""
+    from library.sources.plex import PlexSource
+
+    real, calls = PlexSource._track, []
+
+    def track(self, el):
+        if not calls:
+            calls.append(1)
+            change()
+        return real(self, el)
+
+    monkeypatch.setattr(PlexSource, "_track", track)
+
+
+def test_track_renamed_during_a_sync_is_cached_once(fake_plex, monkeypatch):
+    lib = fake_plex.library
+    first, last = next(iter(lib.tracks.values())), list(lib.tracks.values())[-1]
+
+    def rename():
+        # In Plex's default order these two would swap ends of the listing mid-sync.
+        lib.artists[first.artist_key].title = "Zz Top Of The List"
+        lib.artists[last.artist_key].title = "Aa First Of All"
+
+    _on_first_page(monkeypatch, rename)
+    result = _sync()
+    assert result.track_count == result.added == len(lib.tracks)
+    assert set(_cached()) == {str(k) for k in lib.tracks}
+
+
+def test_tracks_deleted_and_added_during_a_sync_are_neither_skipped_nor_doubled(fake_plex, monkeypatch):
+    lib = fake_plex.library
+    at_start = set(lib.tracks)
+    changes = {}
+
+    def edit():
+        # Deleting early tracks shifts every later page down; adding puts tracks at the end.
+        changes["removed"] = lib.remove_tracks(list(lib.tracks)[:10])
+        changes["added"] = lib.add_tracks(5)
+
+    _on_first_page(monkeypatch, edit)
+    _sync()
+    cached = {int(k) for k in _cached()}
+    assert at_start - set(changes["removed"]) <= cached  # nothing that stayed was skipped
+    assert set(changes["added"]) <= cached
+    assert Track.objects.count() == len(cached)
+    monkeypatch.undo()
+    result = _sync()
+    assert result.removed == len(cached & set(changes["removed"])) and result.added == 0
+    assert _cached() == _expected(lib)
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,17 @@ class Command(BaseCommand):
         parser.add_argument("--token", default=f"fake-{self.label.lower()}-token", help="token or API key")
         parser.add_argument("--seed", type=int, default=1, help="same seed, same library")
         parser.add_argument("--section-title", default="Music", help="the music library's title")
+        if self.label == "Plex":  # switches only the fake Plex has (the Jellyfin command reuses this one)
+            parser.add_argument(
+                "--ignore-filters",
+                nargs="?",
+                const="all",
+                metavar="NAMES",
+                help="answer filtered listings as if unfiltered: all filters, or these (comma-separated)",
+            )
+            parser.add_argument(
+                "--ignore-field-hints", action="store_true", help="ignore excludeFields and includeFields"
+            )
 
     def handle(self, *args, **options):
         library = FakeLibrary(tracks=options["tracks"], seed=options["seed"])
@@ -36,10 +47,14 @@ class Command(BaseCommand):
                 threading.Event().wait()
 
     def make_server(self, library, options):
-        return FakePlexServer(
+        server = FakePlexServer(
             library=library,
             token=options["token"],
             host=options["host"],
             port=options["port"],
             section_title=options["section_title"],
         )
+        ignored = options["ignore_filters"]
+        server.ignore_filters = ignored == "all" or set((ignored or "").split(",")) - {""}
+        server.ignore_field_hints = options["ignore_field_hints"]
+        return server
