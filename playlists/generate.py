@@ -23,7 +23,8 @@ from django.db.models.functions import Collate
 
 from library.models import SOURCES, Track, cache_version
 
-MAX_COUNT = 1000
+# What a user with a 100k-track library may ask for; saving takes it in a few requests.
+MAX_COUNT = 5000
 # More values than anyone picks by hand; the limit keeps a crafted URL from building
 # a query with more parameters than SQLite accepts.
 _MAX_VALUES = 200
@@ -44,7 +45,7 @@ class Filters:
     exclude_live: bool = False
     artists: tuple[str, ...] = ()  # only these performers (artist or album artist, any case)
     exclude_artists: tuple[str, ...] = ()
-    count: int = 50  # tracks wanted, clamped 1..1000
+    count: int = 50  # tracks wanted, clamped 1..MAX_COUNT
     max_minutes: int | None = None  # optional cap on total duration
     max_artist_share: float = 0.25  # of the playlist from one artist (at least 1 track each)
     seed: int | None = None  # same seed + same cache -> same playlist

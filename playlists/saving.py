@@ -4,6 +4,8 @@ Every track a playlist names comes from the cache, so saving costs a handful of
 requests however large the library is; nothing here searches the server per track.
 """
 
+from dataclasses import replace
+
 from django.utils.timesince import timesince
 
 from library.models import SyncState, Track
@@ -15,6 +17,9 @@ MODES = {
     "replace": "Replace an existing playlist's tracks",
     "append": "Add to an existing playlist (no duplicates)",
 }
+# The most tracks one save takes: above the builder's maximum (5,000) and the import's
+# entry limit. The keys are checked in one SQLite query, whose parameters this bounds.
+MAX_TRACKS = 10_000
 
 
 class SaveError(ValueError):
@@ -48,8 +53,17 @@ def save(source, title, keys, mode="sync", playlist_id=None):
         raise SaveError("Give the playlist a name.")
     if mode not in MODES:
         raise SaveError(f"Unknown save mode {mode!r}.")
-    known = set(Track.objects.filter(source=source, rating_key__in=keys).values_list("rating_key", flat=True))
-    keys = [k for k in dict.fromkeys(keys) if k in known]
+    asked = list(dict.fromkeys(keys))
+    if len(asked) > MAX_TRACKS:
+        raise SaveError(
+            f"That is {len(asked):,} tracks; a playlist saved from MediaSage holds at most {MAX_TRACKS:,}."
+        )
+    # Only the cache's keys for this server go out: a sync may have removed a track
+    # since the page was made, and a crafted request may name anything.
+    known = set(
+        Track.objects.filter(source=source, rating_key__in=asked).values_list("rating_key", flat=True)
+    )
+    keys = [k for k in asked if k in known]
     if not keys:
         raise SaveError("There are no tracks to save.")
     adapter = get_source(source)
@@ -58,7 +72,8 @@ def save(source, title, keys, mode="sync", playlist_id=None):
         mode = "replace" if playlist_id else "create"
     elif mode in ("replace", "append"):
         playlist_id = _resolve(adapter.list_playlists(), playlist_id)
-    return adapter.save_playlist(title, keys, mode=mode, playlist_id=playlist_id)
+    saved = adapter.save_playlist(title, keys, mode=mode, playlist_id=playlist_id)
+    return replace(saved, left_out=len(asked) - len(keys))
 
 
 def _by_title(playlists, title):

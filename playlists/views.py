@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from library.models import SOURCES
 from library.sources import SourceError, configured_sources, get_source
 from playlists import saving
-from playlists.generate import Filters, artist_names, decade_counts, genre_counts, pick, preview
+from playlists.generate import MAX_COUNT, Filters, artist_names, decade_counts, genre_counts, pick, preview
 from playlists.importers import PlaylistFormatError, read_playlist
 from playlists.matching import Matcher, MatchResult
 
@@ -52,6 +52,7 @@ def builder(request):
             "genres": genre_counts(filters.source),
             "decades": decade_counts(filters.source),
             "rating_choices": _RATINGS,
+            "max_count": MAX_COUNT,
             "preview": preview(filters),
         },
     )
@@ -108,14 +109,12 @@ def save(request):
 
 
 def _posted_keys(post):
-    """The tracks to save, in order: `key` values from the builder, or the import
-    report's numbered `slot-N` rows (an ambiguous row's chosen candidate, if any)."""
-    slots = sorted(
-        (int(name[5:]), value)
-        for name, value in post.items()
-        if name[5:].isdigit() and name.startswith("slot-")
-    )
-    return [value for _, value in slots if value] or post.getlist("key")
+    """The tracks to save, in order, from the form's one `keys` field: cache keys joined
+    by commas (the import report's rows are folded into it by app.js as the request goes).
+    One field however long the playlist, as Django refuses requests with over 1,000 fields.
+    No server's key holds a comma (Plex's are numbers, Jellyfin's hex ids); saving.save
+    keeps only the keys this server's cache holds."""
+    return [key for key in (k.strip() for k in post.get("keys", "").split(",")) if key]
 
 
 @require_http_methods(["GET", "POST"])

@@ -40,6 +40,7 @@ class SavedPlaylist:
     added: int
     removed: int
     requests: int
+    left_out: int = 0  # keys asked for that the cache does not hold (set by playlists.saving)
 
 
 @dataclass

@@ -55,7 +55,7 @@ def test_builder_and_save_work_against_jellyfin(client, both):
     assert 'data-testid="match-count">150<' in page and 'aria-current="page">Jellyfin' in page
     keys = list(Track.objects.filter(source="jellyfin").values_list("rating_key", flat=True)[:20])
     result = client.post(
-        "/playlists/save", {"source": "jellyfin", "title": "Fin", "key": keys}
+        "/playlists/save", {"source": "jellyfin", "title": "Fin", "keys": ",".join(keys)}
     ).content.decode()
     assert "Saved “Fin” to Jellyfin: 20 tracks added" in result
     (playlist,) = jellyfin.playlists.values()

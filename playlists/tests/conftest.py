@@ -81,3 +81,26 @@ def studio_tracks(n):
     counts = Counter(base(t) for t in tracks)
     plain = [t for t in tracks if counts[base(t)] == 1 and not re.search(r"[(\[]| - |feat", t.title)]
     return plain[:n]
+
+
+@pytest.fixture(params=["plex", "jellyfin"])
+def big_library(request, plex_factory, settings, transactional_db):
+    """A fake server of each kind holding 6,000 tracks, synced into the cache: saving
+    is one contract for both. Returns (source, server)."""
+    if request.param == "plex":
+        server = plex_factory(6000, seed=5, token="big-token")
+        settings.PLEX_URL, settings.PLEX_TOKEN, settings.PLEX_LIBRARY = server.url, server.token, ""
+        yield "plex", _synced("plex", server)
+        return
+    from library.fakes.jellyfin import FakeJellyfinServer, FakeLibrary
+
+    with FakeJellyfinServer(library=FakeLibrary(tracks=6000, seed=5), api_key="big-key") as server:
+        settings.JELLYFIN_URL, settings.JELLYFIN_API_KEY = server.url, server.api_key
+        settings.JELLYFIN_USER_ID = settings.JELLYFIN_LIBRARY = ""
+        yield "jellyfin", _synced("jellyfin", server)
+
+
+def _synced(source, server):
+    run_sync(source, claim(source))
+    server.reset_counts()
+    return server

@@ -58,3 +58,94 @@
     changed(box);
   });
 })();
+
+// The import report holds one slot-N choice per row: a form marked data-keys-from-slots
+// sends them as one `keys` field, in row order, since Django refuses a request with over
+// 1,000 fields. An empty choice ("leave out") leaves its row out.
+document.addEventListener("htmx:configRequest", (e) => {
+  if (!e.detail.elt.matches("form[data-keys-from-slots]")) return;
+  const data = e.detail.formData;
+  const chosen = [];
+  for (const [name, value] of Array.from(data.entries())) {
+    const slot = /^slot-(\d+)$/.exec(name);
+    if (!slot) continue;
+    data.delete(name);
+    if (value) chosen.push([Number(slot[1]), value]);
+  }
+  chosen.sort((a, b) => a[0] - b[0]);
+  data.set("keys", chosen.map(([, key]) => key).join(","));
+});
+
+// A failed htmx request says so where the user acted: inside the nearest [data-error-box]
+// around the element that made it, else right after the element it would have updated.
+// The next successful answer to that place takes the message away.
+(function () {
+  const REASONS = {
+    400: "bad request", 404: "not found", 405: "method not allowed", 409: "busy",
+    413: "too large", 429: "too many requests", 500: "server error", 502: "bad gateway",
+    503: "unavailable", 504: "gateway timeout",
+  };
+
+  function place(detail) {
+    const box = detail.elt.closest("[data-error-box]");
+    if (box) {
+      return { current: box.querySelector(":scope > .request-error"), put: (m) => box.append(m) };
+    }
+    const anchor = detail.target && detail.target.isConnected ? detail.target : detail.elt;
+    const next = anchor.nextElementSibling;
+    return {
+      current: next && next.classList.contains("request-error") ? next : null,
+      put: (m) => anchor.after(m),
+    };
+  }
+
+  // The words of a JSON answer's "error" (the API's own reason), if it has one.
+  function serverSays(xhr) {
+    if (!(xhr.getResponseHeader("Content-Type") || "").includes("json")) return "";
+    try {
+      return JSON.parse(xhr.responseText).error || "";
+    } catch (_) {
+      return "";
+    }
+  }
+
+  function describe(type, xhr) {
+    if (type === "htmx:sendError") return "Could not reach MediaSage: is it still running?";
+    if (type === "htmx:timeout") return "MediaSage did not answer in time: try again in a moment.";
+    const status = xhr.status;
+    if (status === 403) return "Your session expired or the page is stale (403): reload the page.";
+    const reason = REASONS[status] || (status >= 500 ? "server error" : "refused");
+    let advice = "reload the page and try again.";
+    if (status >= 502) advice = "is it still running? Try again in a moment.";
+    else if (status >= 500) advice = "the details are in its log. Try again, or reload the page.";
+    return `MediaSage answered ${status} (${reason}): ${serverSays(xhr) || advice}`;
+  }
+
+  function show(e) {
+    const where = place(e.detail);
+    const message = document.createElement("div");
+    message.className = "result fail request-error";
+    message.setAttribute("role", "alert");
+    const text = document.createElement("span");
+    text.textContent = describe(e.type, e.detail.xhr);
+    const dismiss = document.createElement("button");
+    dismiss.type = "button";
+    dismiss.className = "dismiss";
+    dismiss.setAttribute("aria-label", "Dismiss");
+    dismiss.textContent = "×";
+    message.append(text, dismiss);
+    if (where.current) where.current.replaceWith(message);
+    else where.put(message);
+  }
+
+  for (const type of ["htmx:responseError", "htmx:sendError", "htmx:timeout"]) {
+    document.addEventListener(type, show);
+  }
+  document.addEventListener("htmx:beforeSwap", (e) => {
+    if (!e.detail.isError) place(e.detail).current?.remove();
+  });
+  document.addEventListener("click", (e) => {
+    const dismiss = e.target.closest(".request-error .dismiss");
+    if (dismiss) dismiss.closest(".request-error").remove();
+  });
+})();
