@@ -43,6 +43,9 @@ _KEYS_ONLY = (
     "grandparentThumb,art,grandparentArt,librarySectionID,librarySectionKey,librarySectionTitle,"
     "musicAnalysisVersion,ratingCount"
 )
+# Replacing a playlist longer than this clears it (one request) instead of removing
+# its items one request each.
+_REMOVE_ONE_BY_ONE = 50
 # Plex answers 414 to request lines over about 8 KB; keys go in the URL.
 _MAX_URI_CHARS = 6000
 # Items read again by key, a request's worth at a time (keys of up to 8 digits stay
@@ -314,25 +317,32 @@ class PlexSource:
         pinned it keep it), or an existing one gaining the keys it lacks ("append").
 
         Keys travel in the URL, chunked under Plex's URL limit, so N tracks cost
-        about N/600 requests, plus one per removed item on replace (Plex removes
-        items one at a time). On failure, what this call added is taken back."""
+        about N/600 requests. Plex removes items one request each, or all at once:
+        replacing a short playlist adds the new tracks, then removes the old ones
+        (never less than the old playlist on the server at any moment); a longer
+        one is cleared, then filled, and put back as it was if filling fails.
+        On failure, what this call added is taken back."""
         self._connect_server()
         keys = list(dict.fromkeys(str(k) for k in keys))
         removed = 0
         if mode == "create":
             playlist_id, added = self._create(title, keys), len(keys)
-        else:
+        elif mode in ("append", "replace"):
             self._check_writable(playlist_id)
             old = self._items(playlist_id)
             if mode == "append":
                 present = {key for _, key in old}
                 keys = [k for k in keys if k not in present]
-            self._add_or_undo(playlist_id, keys, keep={item for item, _ in old})
-            added = len(keys)
-            if mode == "replace":
-                for item, _ in old:
-                    self._call(lambda item=item: self._delete_item(playlist_id, item), "the playlist")
-                    removed += 1
+            if mode == "replace" and len(old) > _REMOVE_ONE_BY_ONE:
+                self._refill(playlist_id, keys, [key for _, key in old])
+            else:
+                self._add_or_undo(playlist_id, keys, keep={item for item, _ in old})
+                if mode == "replace":
+                    for item, _ in old:
+                        self._call(lambda item=item: self._delete_item(playlist_id, item), "the playlist")
+            added, removed = len(keys), len(old) if mode == "replace" else 0
+        else:
+            raise ValueError(f"unknown playlist mode {mode!r}")
         return SavedPlaylist(
             id=str(playlist_id),
             title=title,
@@ -341,6 +351,20 @@ class PlexSource:
             removed=removed,
             requests=self.request_count,  # all this adapter made: one adapter per save
         )
+
+    def _refill(self, playlist_id, keys, old_keys):
+        """Clear the playlist and add `keys`; on failure, put `old_keys` back."""
+        clear = f"/playlists/{playlist_id}/items"
+        self._call(lambda: self._server.query(clear, method=self._session.delete), "the playlist")
+        try:
+            for chunk in self._chunks(keys):
+                self._put_items(playlist_id, chunk)
+        except SourceError:
+            with contextlib.suppress(Exception):  # the original error is the one to report
+                self._server.query(clear, method=self._session.delete)
+                for chunk in self._chunks(old_keys):
+                    self._put_items(playlist_id, chunk)
+            raise
 
     def playlist_url(self, playlist_id):
         """Plex Web's page for the playlist, served by the server itself."""

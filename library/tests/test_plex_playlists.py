@@ -87,6 +87,24 @@ def test_failed_append_takes_back_what_it_added(plex, fake_plex, second_add_fail
     assert _contents(fake_plex, first.id) == _keys(fake_plex, 5)
 
 
+def test_replacing_a_long_playlist_clears_it_in_one_request(plex, fake_plex):
+    first = plex.save_playlist("Mix", _keys(fake_plex, 70))
+    fake_plex.reset_counts()
+    saved = plex.save_playlist("Mix", _keys(fake_plex, 140)[70:], mode="replace", playlist_id=first.id)
+    assert _contents(fake_plex, first.id) == _keys(fake_plex, 140)[70:]
+    assert (saved.added, saved.removed) == (70, 70)
+    assert fake_plex.requests[("DELETE", "/playlists/{id}/items/{id}")] == 0
+    assert fake_plex.requests[("DELETE", "/playlists/{id}/items")] == 1
+
+
+def test_failed_replace_of_a_long_playlist_puts_it_back_as_it_was(plex, fake_plex, second_add_fails):
+    old = _keys(fake_plex, 100)[40:]
+    first = PlexSource(fake_plex.url, fake_plex.token).save_playlist("Mix", old)  # adds that work
+    with pytest.raises(SourceError):
+        plex.save_playlist("Mix", _keys(fake_plex, 100)[:40], mode="replace", playlist_id=first.id)
+    assert _contents(fake_plex, first.id) == old
+
+
 def test_saving_to_an_unreachable_server_says_so(plex, fake_plex):
     fake_plex.stop()
     with pytest.raises(SourceError) as exc:

@@ -66,6 +66,31 @@ def test_a_5000_track_playlist_from_the_builder_saves_in_order_in_few_requests(c
     assert server.total_requests <= _SAVE_REQUESTS[source]
 
 
+# Replacing 5,000 tracks with 5,000 others: reading the old list, then Plex clears it in
+# one request and Jellyfin removes its entries by id, about 170 a request, before adding.
+_REPLACE_REQUESTS = {"plex": 20, "jellyfin": 70}
+
+
+def test_replacing_a_5000_track_playlist_keeps_its_id_in_few_requests(client, big_library):
+    source, server = big_library
+    first, second = (
+        re.findall(r'name="keys" value="([^"]*)"', client.get("/playlists/generate", query).content.decode())[
+            0
+        ]
+        for query in ({"source": source, "count": 5000, "seed": s} for s in (2, 3))
+    )
+    client.post("/playlists/save", {"source": source, "title": "Mix", "mode": "sync", "keys": first})
+    (playlist_id,) = server.playlists
+    server.reset_counts()
+    result = client.post(
+        "/playlists/save", {"source": source, "title": "Mix", "mode": "sync", "keys": second}
+    )
+    assert "5,000 tracks added" in result.content.decode()
+    assert list(server.playlists) == [playlist_id]
+    assert [str(k) for k in server.playlists[playlist_id].items] == second.split(",")
+    assert server.total_requests <= _REPLACE_REQUESTS[source]
+
+
 def test_a_save_sends_only_the_cache_keys_of_that_server_and_says_what_it_left_out(client, big_library):
     source, server = big_library
     mine = list(Track.objects.filter(source=source).values_list("rating_key", flat=True)[:3])
