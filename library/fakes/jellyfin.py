@@ -494,14 +494,16 @@ class FakeJellyfinServer(FakeServer):
         # A library item's ChannelId is the empty Guid, which Jellyfin's
         # JsonNullableGuidConverter writes as null although nulls are otherwise left out.
         dto["ChannelId"] = None
-        if "genres" in fields:  # from the files' tags, which carry the album's genres
-            dto["Genres"] = list(album.genres)
+        # From the file's own tags: the track's genres where it has its own, else its album's.
+        genres = list(t.genres or album.genres)
+        if "genres" in fields:
+            dto["Genres"] = genres
         dto["RunTimeTicks"] = t.duration_ms * _TICKS_PER_MS
         if album.year is not None:
             dto["ProductionYear"] = album.year
         dto |= {"IndexNumber": tags.index, "ParentIndexNumber": t.disc, "IsFolder": False, "Type": "Audio"}
         if "genres" in fields:
-            dto["GenreItems"] = [{"Name": g, "Id": _name_id("genre", g)} for g in album.genres]
+            dto["GenreItems"] = [{"Name": g, "Id": _name_id("genre", g)} for g in genres]
         if user is not None and req.get("enableUserData", "true").lower() != "false":
             dto["UserData"] = self._user_data(t, user)
         dto |= {"Artists": tags.artists, "ArtistItems": _artist_items(tags.artists)}

@@ -32,7 +32,7 @@ from urllib.parse import quote, urlparse
 
 import requests
 
-from library.sources import SavedPlaylist, ServerInfo, SourceError, pick_library, server_time
+from library.sources import SavedPlaylist, ServerInfo, SourceError, pick_library, server_time, stable_pages
 
 _RETRY_PAUSE = 1.0
 # Kestrel answers 414 to request lines over 8 KB; ids to add or remove go in the URL.
@@ -222,22 +222,13 @@ class JellyfinSource:
             yield [_track(item) for item in items]
 
     def _pages(self, what, page_size, query=None):
-        """Yield the item lists of a track listing, one per request."""
-        start = 0
-        while True:
-            data = self._get("/Items", what, self._listing(start, page_size) | (query or {}))
-            items = self._items(data, what)
-            if items:
-                yield items
-            start += len(items)
-            total = _int(data.get("TotalRecordCount"))
-            # Without a total, a short page is the last one.
-            if (
-                not items
-                or (total is not None and start >= total)
-                or (total is None and len(items) < page_size)
-            ):
-                return
+        """Yield the item lists of a track listing, about one per request."""
+
+        def fetch(start, size):
+            data = self._get("/Items", what, self._listing(start, size) | (query or {}))
+            return self._items(data, what), _int(data.get("TotalRecordCount"))
+
+        return stable_pages(fetch, lambda item: item.get("Id"), page_size)
 
     def _listing(self, start, limit):
         if self._library_id is None:

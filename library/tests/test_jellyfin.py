@@ -40,7 +40,7 @@ def _row(lib, t):
         "disc_number": t.disc,
         "duration_ms": t.duration_ms,
         "year": album.year,
-        "genres": album.genres,
+        "genres": t.genres or album.genres,
         "user_rating": 10 if (t.user_rating or 0) >= 8 else None,
         "play_count": t.view_count,
         "last_played_at": _dt(t.last_viewed_at) if t.view_count else None,
