@@ -16,7 +16,8 @@ What it relies on (Jellyfin 10.9 and later, which moved user views to /UserViews
 - No item says when it last changed (DateLastSaved is a filter, never a field), so
   changes are asked for since the server's clock at the last sync's start.
 - Pages are sorted by DateCreated, then SortName: a stable order in which tracks added
-  during a sync land on the last page instead of shifting the others.
+  during a sync land on the last page; stable_pages() re-reads a page that deletions
+  shifted.
 - Jellyfin names a playlist entry by its track's Id and never holds a track twice, so
   removing the old entries after adding the new list would also remove the tracks both
   lists share. Replace therefore empties the playlist and then adds, as Jellyfin's own
