@@ -56,8 +56,8 @@ def test_a_1200_entry_import_is_saved_with_the_rows_chosen_in_its_order(stack, p
     page.get_by_role("button", name="Match").click()
     expect(page.get_by_test_id("match-summary")).to_contain_text("matched")
     # Every row's choice as the page shows it: a matched row's track, or the option checked.
-    chosen = page.locator(".match-report").evaluate(
-        """report => Array.from(report.querySelectorAll("input[name^='slot-']"))
+    chosen = page.locator("form[data-keys-from-slots]").evaluate(
+        """form => Array.from(form.querySelectorAll("input[name^='slot-']"))
             .filter(i => i.type === "hidden" || i.checked).map(i => i.value).filter(Boolean)"""
     )
     chosen = list(dict.fromkeys(chosen))
