@@ -18,12 +18,11 @@ import re
 import time
 import traceback
 import uuid
-from http import HTTPStatus
 from operator import attrgetter
 from urllib.parse import parse_qsl, urlsplit
 
 from .plexdata import EPOCH, FakeLibrary
-from .server import FakeServer, Faults, _HttpError
+from .server import FakeServer, Faults, _HttpError, status_phrase
 
 __all__ = ["FakeLibrary", "FakePlaylist", "FakePlexServer", "Faults"]
 
@@ -712,6 +711,6 @@ def _send(handler, status, body, content_type="text/xml;charset=utf-8"):
 
 
 def _send_error(handler, status):
-    phrase = HTTPStatus(status).phrase
+    phrase = status_phrase(status)
     body = f"<html><head><title>{phrase}</title></head><body><h1>{status} {phrase}</h1></body></html>"
     _send(handler, status, body.encode(), "text/html")
