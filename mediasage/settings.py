@@ -80,6 +80,8 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = _secret_key(DATA_DIR)
 DEBUG = _env_bool("DEBUG")
+# Debug pages show every frame's variables; this hides the token and key in them.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "mediasage.debug.SecretsFilter"
 ALLOWED_HOSTS = [h.strip() for h in _env("ALLOWED_HOSTS", "*").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in _env("CSRF_TRUSTED_ORIGINS").split(",") if o.strip()]
 
@@ -106,6 +108,8 @@ if JELLYFIN_URL and not JELLYFIN_API_KEY:
 JELLYFIN_USER_ID = _env("JELLYFIN_USER_ID")
 JELLYFIN_LIBRARY = _env("JELLYFIN_LIBRARY")
 JELLYFIN_TIMEOUT = _env_int("JELLYFIN_TIMEOUT", 30, minimum=1)
+# The largest answer read from either server; a 1,000-track page is about 1 MB.
+MEDIA_SERVER_MAX_RESPONSE_MB = _env_int("MEDIA_SERVER_MAX_RESPONSE_MB", 64, minimum=1)
 DEMO_MODE = _env_bool("MEDIASAGE_DEMO")
 
 SYNC_PAGE_SIZE = _env_int("SYNC_PAGE_SIZE", 1000, minimum=1)

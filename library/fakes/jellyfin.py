@@ -37,7 +37,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import formatdate
-from http import HTTPStatus
 from operator import attrgetter
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -45,7 +44,7 @@ from .plexdata import EPOCH, FakeLibrary
 
 # The same switches, error and HTTP plumbing as the fake Plex (whose handler also turns
 # Nagle off); only the routes and the wire format differ.
-from .server import FakeServer, Faults, _HttpError
+from .server import FakeServer, Faults, _HttpError, status_phrase
 
 __all__ = [
     "FakeJellyfinServer",
@@ -165,6 +164,7 @@ class FakeJellyfinServer(FakeServer):
     """
 
     thread_name = "fakejellyfin"
+    empty_listing = ("application/json; charset=utf-8", b'{"Items":[],"TotalRecordCount":0', b"}")
     legacy_auth = True  # X-Emby-Token, X-Emby-Authorization, ?api_key=: on in 10.x, off in 12
     # Jellyfin 10.10 (and, by reports, some 10.11 releases) answers DELETE
     # /Playlists/{id}/Items with 400 for an API key: it looks for a calling user
@@ -624,7 +624,7 @@ def _send(handler, status, body=None):
     handler.send_response_only(status)
     handler.send_header("Date", formatdate(handler.server.fake.library.clock(), usegmt=True))
     if body is None and status >= 400:
-        body = HTTPStatus(status).phrase.encode()
+        body = status_phrase(status).encode()
         handler.send_header("Content-Type", "text/plain; charset=utf-8")
     elif body:
         handler.send_header("Content-Type", "application/json; charset=utf-8")

@@ -26,11 +26,10 @@ import re
 import time
 import traceback
 import uuid
-from http import HTTPStatus
 from urllib.parse import parse_qsl, urlsplit
 
 from .plexdata import EPOCH, FakeLibrary
-from .server import FakeServer, Faults, _HttpError
+from .server import FakeServer, Faults, _HttpError, status_phrase
 
 __all__ = ["FakeLibrary", "FakePlaylist", "FakePlexServer", "Faults"]
 
@@ -888,6 +887,6 @@ def _send(handler, status, body, content_type="text/xml;charset=utf-8"):
 
 
 def _send_error(handler, status):
-    phrase = HTTPStatus(status).phrase
+    phrase = status_phrase(status)
     body = f"<html><head><title>{phrase}</title></head><body><h1>{status} {phrase}</h1></body></html>"
     _send(handler, status, body.encode(), "text/html")

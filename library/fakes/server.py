@@ -1,13 +1,23 @@
 """What the fake media servers share: a real port served from daemon threads,
 request counters that never record a secret, fault switches, and the 414 that
-real servers give an over-long request line."""
+real servers give an over-long request line.
+
+Wire faults (drip, oversize, redirect_to, entity_bomb, garbage, cut_body, bad_gzip)
+act on the HTTP exchange itself, whatever was asked, so both fakes have them alike."""
 
 import contextlib
 import socket
 import socketserver
+import struct
 import threading
 from collections import Counter
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# A redirect_to URL that points back at the same fake uses this prefix: requests
+# under it are served as if it were not there, so a same-host redirect ends.
+MOVED = "/moved"
+_CHUNK = 64 * 1024
 
 
 class Faults:
@@ -23,6 +33,15 @@ class Faults:
         self.drop_after_pages = None  # then close the connection without a response
         self.malformed_after_pages = None  # then 200 with truncated XML
         self.status = None  # answer every request but /identity with this status
+        # Wire faults, on every request:
+        self.drip = None  # (n, seconds): send answers n bytes at a time, `seconds` apart
+        self.oversize_mb = None  # answer 200 with a valid, empty listing padded to this many MB
+        self.oversize_length = True  # ... announced by Content-Length (False: until the close)
+        self.redirect_to = None  # answer 302 to this URL; "{path}" in it becomes the request's path
+        self.entity_bomb = False  # answer 200 with a billion-laughs XML document
+        self.garbage = False  # answer with bytes that are not HTTP
+        self.cut_body = False  # send half of a 200 answer, then reset the connection
+        self.bad_gzip = False  # answer 200 "Content-Encoding: gzip" with a body that is not
 
 
 class _HttpError(Exception):
@@ -38,6 +57,9 @@ class FakeServer:
 
     max_url_length = 8192  # longer request lines get 414, as on real servers
     thread_name = "fake-server"
+    # An empty listing in the server's format, as (content type, head, tail):
+    # oversize pads it with whitespace, which both formats allow.
+    empty_listing = ("text/xml;charset=utf-8", b'<MediaContainer size="0">', b"</MediaContainer>")
 
     def __init__(self, library, host, port):
         self.library = library
@@ -107,6 +129,63 @@ class FakeServer:
                 return name
         return None
 
+    def _wire_fault(self, handler):
+        """Act out the wire fault that is on, if any: True when it answered."""
+        faults = self.faults
+        if faults.redirect_to:
+            if handler.path.startswith(MOVED + "/"):
+                handler.path = handler.path[len(MOVED) :]
+                return False
+            location = faults.redirect_to.replace("{path}", handler.path)
+            return self._fault_answer(handler, "redirect", 302, [("Location", location)])
+        content_type, head, tail = self.empty_listing
+        if faults.garbage:
+            self._count(handler.command, "<garbage>")
+            handler.wfile.write(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+            handler.close_connection = True
+            return True
+        if faults.entity_bomb:
+            return self._fault_answer(handler, "entity bomb", 200, [("Content-Type", "text/xml")], _BOMB)
+        if faults.bad_gzip:
+            headers = [("Content-Type", content_type), ("Content-Encoding", "gzip")]
+            return self._fault_answer(handler, "bad gzip", 200, headers, head + tail)
+        if faults.cut_body:
+            body = head + b" " * _CHUNK + tail
+            headers = [("Content-Type", content_type)]
+            self._fault_answer(handler, "cut body", 200, headers, body[: len(body) // 2], len(body))
+            # A reset, not a polite close: linger 0 makes close() send RST.
+            handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return True
+        if faults.oversize_mb:
+            self._oversize(handler, content_type, head, tail)
+            return True
+        return False
+
+    def _fault_answer(self, handler, name, status, headers, body=b"", length=None):
+        """Answer with `body` (announced as `length` bytes when given) and close."""
+        self._count(handler.command, f"<{name}>")
+        handler.send_response(status)
+        for header in headers:
+            handler.send_header(*header)
+        if length is not False:
+            handler.send_header("Content-Length", str(len(body) if length is None else length))
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.wfile.write(body)
+        return True
+
+    def _oversize(self, handler, content_type, head, tail):
+        """A valid empty listing padded with whitespace to oversize_mb, streamed so
+        the fake itself never holds it."""
+        size = int(self.faults.oversize_mb * 2**20)
+        padding = size - len(head) - len(tail)
+        length = size if self.faults.oversize_length else False
+        self._fault_answer(handler, "oversize", 200, [("Content-Type", content_type)], head, length)
+        block = b" " * _CHUNK
+        for _ in range(padding // _CHUNK):
+            handler.wfile.write(block)
+        handler.wfile.write(b" " * (padding % _CHUNK) + tail)
+
     def _dropped_or_hung(self, handler, fault):
         """Act out a drop or a hang; True when the connection was given up."""
         if fault == "drop" or (fault == "hang" and self._stopping.wait(self.faults.hang_seconds)):
@@ -147,12 +226,59 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def do_GET(self):
+        fake = self.server.fake
+        wfile = self.wfile
+        if fake.faults.drip:
+            self.wfile = _Drip(wfile, *fake.faults.drip, fake._stopping)
         try:
-            self.server.fake._serve(self)
+            if not fake._wire_fault(self):
+                fake._serve(self)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (a timeout, say)
+        finally:
+            self.wfile = wfile
 
     do_POST = do_PUT = do_DELETE = do_GET
 
     def log_message(self, *args):
         pass  # quiet: server.requests counts what was asked
+
+
+class _Drip:
+    """A writer that sends n bytes at a time, `seconds` apart: status line,
+    headers and body alike (a server stalling in the middle of its headers)."""
+
+    def __init__(self, wfile, n, seconds, stopping):
+        self._wfile, self._n, self._seconds, self._stopping = wfile, n, seconds, stopping
+
+    def write(self, data):
+        for i in range(0, len(data), self._n):
+            if i and self._stopping.wait(self._seconds):
+                raise BrokenPipeError  # the fake is stopping: give the answer up
+            self._wfile.write(data[i : i + self._n])
+            self._wfile.flush()
+        return len(data)
+
+    def flush(self):
+        self._wfile.flush()
+
+
+def status_phrase(status):
+    """The reason phrase of a status; codes outside the registry (599) get a generic one."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown Status"
+
+
+def _billion_laughs():
+    """A small document whose entities would expand to 10**9 "lol"s (3 GB)."""
+    entities = ['<!ENTITY lol0 "lol">'] + [f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)]
+    return (
+        '<?xml version="1.0"?>\n<!DOCTYPE MediaContainer [\n  '
+        + "\n  ".join(entities)
+        + '\n]>\n<MediaContainer size="1" title="&lol9;"/>\n'
+    ).encode()
+
+
+_BOMB = _billion_laughs()

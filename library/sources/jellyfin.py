@@ -26,14 +26,12 @@ What it relies on (Jellyfin 10.9 and later, which moved user views to /UserViews
 """
 
 import contextlib
-import time
 import uuid
 from datetime import UTC, datetime
 from urllib.parse import quote, urlparse
 
-import requests
-
 from library.sources import SavedPlaylist, ServerInfo, SourceError, pick_library, server_time, stable_pages
+from library.sources.http import ServerSession
 
 _RETRY_PAUSE = 1.0
 # Kestrel answers 414 to request lines over 8 KB; ids to add or remove go in the URL.
@@ -54,12 +52,13 @@ class JellyfinSource:
     name = "jellyfin"
     label = "Jellyfin"
 
-    def __init__(self, url, api_key, user_id="", library="", timeout=30, session=None):
+    def __init__(self, url, api_key, user_id="", library="", timeout=30):
         self.url = url.rstrip("/")
         self._user_id = user_id
         self._library = library
-        self._timeout = timeout
-        self._session = session or requests.Session()
+        self._session = ServerSession(
+            self.url, "Jellyfin", "the API key", "JELLYFIN_API_KEY", timeout, _RETRY_PAUSE
+        )
         self._library_id = None
         self.request_count = 0
         # A stable DeviceId, so Jellyfin lists one device for MediaSage, not one per run.
@@ -77,46 +76,16 @@ class JellyfinSource:
     # -- errors ---------------------------------------------------------------
 
     def _request(self, method, path, what, params=None, json=None, refused=""):
-        """Send one request, retrying once on a timeout, a dropped connection or a 5xx,
-        and turn every failure into a SourceError the user can act on. `refused` adds
-        an explanation to a 400 or 403."""
-        for attempt in (1, 2):
+        """Send one request (retried once on a timeout, a dropped connection or a 5xx);
+        every failure becomes a SourceError the user can act on. `refused` adds an
+        explanation to a 400 or 403."""
+
+        def send():
             self.request_count += 1
-            try:
-                response = self._session.request(
-                    method,
-                    self.url + path,
-                    params=params,
-                    json=json,
-                    headers=self._headers,
-                    timeout=self._timeout,
-                )
-            except requests.Timeout:
-                error = SourceError(
-                    "timeout", f"Jellyfin at {self._where} took over {self._timeout} s to answer for {what}."
-                )
-            except requests.RequestException:
-                error = SourceError("unreachable", f"Cannot reach Jellyfin at {self._where}.")
-            else:
-                status = response.status_code
-                if status < 400:
-                    return response
-                if status == 401:
-                    raise SourceError(
-                        "unauthorized",
-                        f"Jellyfin at {self._where} rejected the API key (HTTP 401). Check JELLYFIN_API_KEY.",
-                    )
-                if status == 404:
-                    raise SourceError("not_found", f"Jellyfin at {self._where} has no {what} (HTTP 404).")
-                message = f"Jellyfin at {self._where} answered HTTP {status} when asked for {what}."
-                if status in (400, 403):
-                    message += refused
-                error = SourceError("unauthorized" if status == 403 else "bad_response", message)
-                if status < 500:
-                    raise error
-            if attempt == 1:
-                time.sleep(_RETRY_PAUSE)
-        raise error
+            url = self.url + path
+            return self._session.request(method, url, params=params, json=json, headers=self._headers)
+
+        return self._session.call(send, what, refused)
 
     def _get(self, path, what, params=None, kind=dict):
         return self._json(self._request("GET", path, what, params=params), what, kind)

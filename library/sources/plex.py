@@ -18,17 +18,14 @@ library edited during a sync is neither skipped nor doubled.
 """
 
 import contextlib
-import time
 from collections import Counter
 from datetime import UTC, datetime
 from urllib.parse import quote, urlencode, urlparse
-from xml.etree.ElementTree import ParseError
 
-import requests
-from plexapi.exceptions import BadRequest, NotFound, Unauthorized
 from plexapi.server import PlexServer
 
 from library.sources import SavedPlaylist, ServerInfo, SourceError, pick_library, server_time, stable_pages
+from library.sources.http import ServerSession
 
 # Plex type numbers for /library/sections/{id}/all?type=N
 _ARTIST, _ALBUM, _TRACK = 8, 9, 10
@@ -62,12 +59,12 @@ class PlexSource:
     name = "plex"
     label = "Plex"
 
-    def __init__(self, url, token, library="", timeout=30, session=None):
+    def __init__(self, url, token, library="", timeout=30):
         self.url = url
         self._token = token
         self._library = library
         self._timeout = timeout
-        self._session = session or requests.Session()
+        self._session = ServerSession(url, "Plex", "the token", "PLEX_TOKEN", timeout, _RETRY_PAUSE)
         self._session.hooks["response"].append(self._count)
         self.request_count = 0
         self._server_time = None
@@ -87,46 +84,9 @@ class PlexSource:
     # -- errors ---------------------------------------------------------------
 
     def _call(self, fn, what):
-        """Run one request, retrying once on a timeout, a dropped connection or a
-        5xx, and turn every failure into a SourceError the user can act on."""
-        for attempt in (1, 2):
-            try:
-                return fn()
-            except Unauthorized:
-                raise SourceError(
-                    "unauthorized",
-                    f"Plex at {self._where} rejected the token (HTTP 401). Check PLEX_TOKEN.",
-                ) from None
-            except NotFound:
-                raise SourceError("not_found", f"Plex at {self._where} has no {what} (HTTP 404).") from None
-            except ParseError:
-                raise SourceError(
-                    "bad_response", f"Plex at {self._where} sent malformed XML while reading {what}."
-                ) from None
-            except BadRequest as exc:
-                # plexapi's message starts "(500) internal_server_error; <url> ..."
-                status = str(exc)[1:4]
-                error = SourceError(
-                    "bad_response", f"Plex at {self._where} answered HTTP {status} while reading {what}."
-                )
-                if not status.startswith("5"):
-                    raise error from None
-            except requests.exceptions.SSLError:
-                raise SourceError(
-                    "unreachable",
-                    f"Plex at {self._where} failed the HTTPS certificate check. Use its plex.direct "
-                    "address, or http:// on your own network.",
-                ) from None
-            except requests.Timeout:
-                error = SourceError(
-                    "timeout",
-                    f"Plex at {self._where} did not answer within {self._timeout} s while reading {what}.",
-                )
-            except requests.RequestException:
-                error = SourceError("unreachable", f"Cannot reach Plex at {self._where}.")
-            if attempt == 1:
-                time.sleep(_RETRY_PAUSE)
-        raise error
+        """Run one request (retried once on a timeout, a dropped connection or a 5xx);
+        every failure becomes a SourceError the user can act on."""
+        return self._session.call(fn, what)
 
     def _query(self, path, what, start=None, size=None):
         headers = {}
