@@ -16,7 +16,15 @@ def main():
             "available on your PYTHONPATH environment variable? Did you "
             "forget to activate a virtual environment?"
         ) from exc
-    execute_from_command_line(sys.argv)
+    from django.db import DatabaseError
+
+    try:
+        execute_from_command_line(sys.argv)
+    except DatabaseError as exc:
+        # One line, not a traceback: the cache database is busy, full or read-only.
+        from mediasage.errors import describe_database_error
+
+        sys.exit(describe_database_error(exc))
 
 
 if __name__ == "__main__":
