@@ -285,7 +285,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": _env("LOG_LEVEL", "INFO").upper()},
     "loggers": {
-        # Given a handler here, django-q2 does not add its own unfiltered one.
+        # Our filtered handler in place of Django's defaults (mail_admins, a
+        # DEBUG-only console) and of the one django-q2 adds when it finds none.
+        "django": {"handlers": ["console"], "propagate": False},
+        "django.server": {"handlers": ["console"], "propagate": False},
         "django-q": {"handlers": ["console"], "propagate": False},
         # urllib3 logs full request URLs at DEBUG, and the Plex token rides in them.
         "urllib3": {"level": "WARNING"},
