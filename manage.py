@@ -21,10 +21,12 @@ def main():
     try:
         execute_from_command_line(sys.argv)
     except DatabaseError as exc:
-        # One line, not a traceback: the cache database is busy, full or read-only.
         from mediasage.errors import describe_database_error
 
-        sys.exit(describe_database_error(exc))
+        # One line, not a traceback, when the cache database is busy, full or read-only.
+        if reason := describe_database_error(exc):
+            sys.exit(reason)
+        raise
 
 
 if __name__ == "__main__":

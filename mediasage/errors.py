@@ -15,7 +15,10 @@ log = logging.getLogger(__name__)
 
 
 def describe_database_error(exc):
-    """What went wrong with the cache database, in words for the user."""
+    """What went wrong with the cache database's storage, in words for the user;
+    None for any other database error (a missing table is a bug: a plain 500)."""
+    if not isinstance(exc, DatabaseError):
+        return None
     text = str(exc).lower()
     if "locked" in text or "busy" in text:
         return (
@@ -28,11 +31,12 @@ def describe_database_error(exc):
         return "The library database is read-only: MediaSage cannot write to it."
     if "unable to open" in text:
         return "The library database cannot be opened."
-    return f"The library database could not be read or written ({exc})."
+    if "disk i/o error" in text:
+        return "The library database could not be read or written (disk I/O error)."
+    return None
 
 
-def database_error_response(request, exc):
-    reason = describe_database_error(exc)
+def _database_error_response(request, exc, reason):
     log.error("%s %s: %s", request.method, request.path, exc)
     if request.path_info.startswith("/api/") or request.path_info == "/health":
         return JsonResponse({"error": reason}, status=503)
@@ -49,14 +53,14 @@ class DatabaseErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if isinstance(exception, DatabaseError):
-            return database_error_response(request, exception)
+        if reason := describe_database_error(exception):
+            return _database_error_response(request, exception, reason)
         return None
 
 
 def handler500(request):
-    """For a database error raised outside a view (in a middleware), else Django's own 500 page."""
+    """For a storage failure raised outside a view (in a middleware), else Django's own 500 page."""
     exc = sys.exc_info()[1]
-    if isinstance(exc, DatabaseError):
-        return database_error_response(request, exc)
+    if reason := describe_database_error(exc):
+        return _database_error_response(request, exc, reason)
     return server_error(request)
