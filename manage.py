@@ -16,7 +16,17 @@ def main():
             "available on your PYTHONPATH environment variable? Did you "
             "forget to activate a virtual environment?"
         ) from exc
-    execute_from_command_line(sys.argv)
+    from django.db import DatabaseError
+
+    try:
+        execute_from_command_line(sys.argv)
+    except DatabaseError as exc:
+        from mediasage.errors import describe_database_error
+
+        # One line, not a traceback, when the cache database is busy, full or read-only.
+        if reason := describe_database_error(exc):
+            sys.exit(reason)
+        raise
 
 
 if __name__ == "__main__":

@@ -1,6 +1,26 @@
 from django.contrib import admin
+from django_q.models import Failure, OrmQ, Schedule, Success
 
 from library.models import SyncState, Track
+
+# django-q2's pages let an admin schedule any function (a shell command run by
+# the worker): the queue is the app's business, never the admin's.
+for _model in (Schedule, Success, Failure, OrmQ):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    """The cache mirrors the media server; edits here would be overwritten by the next sync."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class _RatingFilter(admin.SimpleListFilter):
@@ -20,7 +40,7 @@ class _RatingFilter(admin.SimpleListFilter):
 
 
 @admin.register(Track)
-class TrackAdmin(admin.ModelAdmin):
+class TrackAdmin(_ReadOnlyAdmin):
     list_display = ["title", "artist", "album", "year", "duration_display", "stars", "is_live", "source"]
     list_filter = ["source", "is_live", _RatingFilter, "year"]
     search_fields = ["title", "artist", "album", "album_artist"]
@@ -36,21 +56,8 @@ class TrackAdmin(admin.ModelAdmin):
     def duration_display(self, track):
         return track.duration_display
 
-    def has_add_permission(self, request):
-        # The cache mirrors the media server; edits here would be overwritten by the next sync.
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(SyncState)
-class SyncStateAdmin(admin.ModelAdmin):
+class SyncStateAdmin(_ReadOnlyAdmin):
     list_display = ["source", "server_name", "track_count", "last_sync_at", "is_syncing", "phase", "error"]
     readonly_fields = [f.name for f in SyncState._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -2,8 +2,11 @@
 
 import contextlib
 import logging
+from datetime import timedelta
 
 from django.db import DatabaseError
+from django.utils import timezone
+from django_q.models import Schedule
 from django_q.tasks import async_task
 
 from library.models import SyncState
@@ -11,6 +14,12 @@ from library.sources import SourceError, configured_sources, get_source
 from library.sync import SyncBusy, claim, run_sync
 
 log = logging.getLogger(__name__)
+
+# The worker's heartbeat is this schedule's next_run: the cluster's scheduler
+# moves it a minute ahead each time it runs it, even while a long sync keeps
+# the only worker busy, so next_run minus a minute is when it was last seen.
+HEARTBEAT = "worker heartbeat"
+HEARTBEAT_EVERY = timedelta(minutes=1)
 
 
 def enqueue_sync(source):
@@ -59,3 +68,29 @@ def refresh_servers():
         # A failure is recorded in SyncState for the UI.
         with contextlib.suppress(SourceError, DatabaseError):
             run_sync(source, run_id, adapter=adapter)
+
+
+def heartbeat():
+    """Scheduled every minute; running it is the point (see HEARTBEAT)."""
+
+
+def note_worker_started(**kwargs):
+    """django-q2's post_spawn: the worker is seen now, and its heartbeat is scheduled."""
+    Schedule.objects.update_or_create(
+        name=HEARTBEAT,
+        defaults={
+            "func": "library.tasks.heartbeat",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+            "next_run": timezone.now() + HEARTBEAT_EVERY,
+            # A no-op's result is not worth a row in the task table.
+            "kwargs": "q_options={'save': False}",
+        },
+    )
+
+
+def worker_last_seen():
+    """When the worker was last seen, or None if it never ran."""
+    next_run = Schedule.objects.filter(name=HEARTBEAT).values_list("next_run", flat=True).first()
+    return next_run - HEARTBEAT_EVERY if next_run else None

@@ -7,6 +7,7 @@ writes lives under MEDIASAGE_DATA_DIR.
 
 import os
 import secrets
+import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -75,15 +76,58 @@ def _secret_key(data_dir):
     return path.read_text().strip()
 
 
-DATA_DIR = Path(_env("MEDIASAGE_DATA_DIR") or BASE_DIR / "data").resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+def _data_dir_and_secret_key():
+    """MEDIASAGE_DATA_DIR, created and proven writable, and the secret key; or
+    start-up stops with one line naming the directory and what is wrong.
 
-SECRET_KEY = _secret_key(DATA_DIR)
+    Exit status 3 is gunicorn's "worker failed to boot": it stops gunicorn
+    instead of respawning the worker forever."""
+    path = Path(_env("MEDIASAGE_DATA_DIR") or BASE_DIR / "data").resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        # os.access says yes to root on a read-only mount: only a real write tells.
+        probe = path / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+        return path, _secret_key(path)
+    except OSError as exc:
+        print(
+            f"MediaSage cannot start: MEDIASAGE_DATA_DIR {path} is not a writable directory "
+            f"({exc.strerror or exc})",
+            file=sys.stderr,
+        )
+        raise SystemExit(3) from None
+
+
+def _list(name, default=""):
+    return [item.strip() for item in _env(name, default).split(",") if item.strip()]
+
+
+DATA_DIR, SECRET_KEY = _data_dir_and_secret_key()
 DEBUG = _env_bool("DEBUG")
 # Debug pages show every frame's variables; this hides the token and key in them.
-DEFAULT_EXCEPTION_REPORTER_FILTER = "mediasage.debug.SecretsFilter"
-ALLOWED_HOSTS = [h.strip() for h in _env("ALLOWED_HOSTS", "*").split(",") if h.strip()]
-CSRF_TRUSTED_ORIGINS = [o.strip() for o in _env("CSRF_TRUSTED_ORIGINS").split(",") if o.strip()]
+DEFAULT_EXCEPTION_REPORTER_FILTER = "mediasage.redaction.SecretsFilter"
+
+# Hosts: this machine's own names and addresses plus the user's, never any
+# name by default, so a web page cannot reach the app by DNS rebinding.
+ALLOWED_HOSTS = _list("ALLOWED_HOSTS")
+if "*" in ALLOWED_HOSTS:
+    print(
+        "Warning: ALLOWED_HOSTS=* lets any web page you visit drive MediaSage (DNS rebinding); "
+        "list the host names you use instead.",
+        file=sys.stderr,
+    )
+else:
+    from mediasage.hosts import local_hosts
+
+    ALLOWED_HOSTS += local_hosts()
+CSRF_TRUSTED_ORIGINS = _list("CSRF_TRUSTED_ORIGINS")
+# Serving under a sub-path behind a proxy, e.g. /mediasage: every URL Django
+# builds carries it, and mediasage.wsgi accepts paths with or without it.
+URL_BASE = _env("URL_BASE").rstrip("/")
+if URL_BASE and not URL_BASE.startswith("/"):
+    raise ImproperlyConfigured(f"URL_BASE must start with /, like /mediasage, not {URL_BASE!r}")
+FORCE_SCRIPT_NAME = URL_BASE or None
 
 # Media servers: Plex, Jellyfin, or both. With neither set, `make run` starts
 # the fake Plex as a demo library and points these at it.
@@ -152,6 +196,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # Last, so request.htmx is set; its __call__ still runs before CSRF reads the body.
     "playlists.middleware.ImportLimitMiddleware",
+    # A database that cannot be read or written in time: 503 with the reason.
+    "mediasage.errors.DatabaseErrorMiddleware",
 ]
 
 ROOT_URLCONF = "mediasage.urls"
@@ -174,6 +220,9 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "mediasage.wsgi.application"
 
+# Seconds a request waits for another writer before it answers 503 (under
+# gunicorn's 30 s worker timeout).
+DB_BUSY_TIMEOUT = _env_int("DB_BUSY_TIMEOUT", 20, minimum=1)
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
@@ -184,11 +233,11 @@ DATABASES = {
         # never deadlock upgrading a read lock.
         "OPTIONS": {
             "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
+            "timeout": DB_BUSY_TIMEOUT,
             "init_command": (
                 "PRAGMA journal_mode=WAL;"
                 "PRAGMA synchronous=NORMAL;"
-                "PRAGMA busy_timeout=20000;"
+                f"PRAGMA busy_timeout={DB_BUSY_TIMEOUT * 1000};"
                 "PRAGMA foreign_keys=ON;"
             ),
         },
@@ -203,7 +252,7 @@ TIME_ZONE = _env("TZ", "UTC") or "UTC"
 USE_I18N = False
 USE_TZ = True
 
-STATIC_URL = "static/"
+STATIC_URL = f"{URL_BASE}/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -233,9 +282,18 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # On every handler: the media-server secrets, and tokens in any logged URL, become [redacted].
+    "filters": {"redact_secrets": {"()": "mediasage.redaction.RedactSecrets"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]}
+    },
     "root": {"handlers": ["console"], "level": _env("LOG_LEVEL", "INFO").upper()},
     "loggers": {
+        # Our filtered handler in place of Django's defaults (mail_admins, a
+        # DEBUG-only console) and of the one django-q2 adds when it finds none.
+        "django": {"handlers": ["console"], "propagate": False},
+        "django.server": {"handlers": ["console"], "propagate": False},
+        "django-q": {"handlers": ["console"], "propagate": False},
         # urllib3 logs full request URLs at DEBUG, and the Plex token rides in them.
         "urllib3": {"level": "WARNING"},
         "plexapi": {"level": "WARNING"},

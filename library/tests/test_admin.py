@@ -46,3 +46,38 @@ def test_admin_is_read_only_and_never_shows_the_token(admin_client, tracks, sett
     assert "Living Room" in state_page
     for url in ("/admin/library/track/", "/admin/library/syncstate/", "/admin/"):
         assert "super-secret-token" not in admin_client.get(url).content.decode()
+
+
+def test_task_schedules_cannot_be_added_or_changed_in_the_admin(admin_client, db):
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.create(name="refresh", func="library.tasks.refresh_servers")
+    for url in (
+        "/admin/django_q/schedule/add/",
+        f"/admin/django_q/schedule/{schedule.pk}/change/",
+        "/admin/django_q/schedule/",
+        "/admin/django_q/success/",
+        "/admin/django_q/failure/",
+        "/admin/django_q/ormq/",
+    ):
+        assert admin_client.get(url).status_code in (403, 404), url
+    page = admin_client.get("/admin/").content.decode()
+    assert "Scheduled tasks" not in page and "django_q" not in page
+
+
+def test_no_model_in_the_admin_can_be_added_changed_or_deleted_but_the_accounts(admin_client, rf):
+    from django.contrib import admin
+    from django.contrib.auth.models import User
+
+    request = rf.get("/admin/")
+    request.user = User.objects.get(username="admin")
+    writable = {
+        model._meta.label
+        for model, model_admin in admin.site._registry.items()
+        if model_admin.has_add_permission(request)
+        or model_admin.has_change_permission(request)
+        or model_admin.has_delete_permission(request)
+    }
+    # The accounts app decides about its own users and groups.
+    assert writable <= {"auth.User", "auth.Group"}, writable
+    assert {"library.Track", "library.SyncState"} <= {m._meta.label for m in admin.site._registry}

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _manage(tmp_path, *args, **env):
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("PLEX_", "JELLYFIN_"))}
-    environ.update(MEDIASAGE_DATA_DIR=str(tmp_path / "data"), **env)
+    environ.update({"MEDIASAGE_DATA_DIR": str(tmp_path / "data"), **env})
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,

@@ -99,14 +99,18 @@ document.addEventListener("htmx:configRequest", (e) => {
     };
   }
 
-  // The words of a JSON answer's "error" (the API's own reason), if it has one.
+  // The server's own reason, if it gave one: a JSON answer's "error", or the
+  // [data-reason] element of an error fragment.
   function serverSays(xhr) {
-    if (!(xhr.getResponseHeader("Content-Type") || "").includes("json")) return "";
+    const type = xhr.getResponseHeader("Content-Type") || "";
     try {
-      return JSON.parse(xhr.responseText).error || "";
-    } catch (_) {
-      return "";
-    }
+      if (type.includes("json")) return JSON.parse(xhr.responseText).error || "";
+      if (type.includes("html")) {
+        const doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
+        return doc.querySelector("[data-reason]")?.textContent.trim() || "";
+      }
+    } catch (_) {}
+    return "";
   }
 
   function describe(type, xhr) {
