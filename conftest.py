@@ -17,6 +17,29 @@ def _no_retry_pause(monkeypatch):
 
 
 @pytest.fixture
+def client(client, django_user_model, db):
+    """The test client, signed in: every page needs an account (accounts/). Tests of
+    signing in itself use `visitor`."""
+    client.force_login(django_user_model.objects.get_or_create(username="tester")[0])
+    return client
+
+
+@pytest.fixture
+def csrf_client(client):
+    """The signed-in test client, checking CSRF tokens as a browser's requests are."""
+    client.handler.enforce_csrf_checks = True
+    return client
+
+
+@pytest.fixture
+def visitor(db):
+    """A test client nobody has signed in."""
+    from django.test import Client
+
+    return Client()
+
+
+@pytest.fixture
 def fake_jellyfin(settings, monkeypatch):
     """A fake Jellyfin with a small generated library, and settings pointing at it."""
     from library.fakes.jellyfin import FakeJellyfinServer, FakeLibrary
@@ -71,9 +94,13 @@ def fake_plex(settings):
 
 class Stack:
     """MediaSage as a user runs it: migrated data dir, web server and django-q2
-    worker as real processes, talking to a fake Plex in this process."""
+    worker as real processes, talking to a fake Plex in this process. Its account comes
+    from MEDIASAGE_USERNAME/MEDIASAGE_PASSWORD and `session` signs in with it; with
+    account=False there is none (the first-run page)."""
 
-    def __init__(self, tmp_path, plex, **env):
+    USERNAME, PASSWORD = "tester", "correct horse battery staple"
+
+    def __init__(self, tmp_path, plex, account=True, **env):
 
         self.root = Path(__file__).resolve().parent
         self.python = sys.executable
@@ -94,6 +121,9 @@ class Stack:
             SYNC_HEARTBEAT_TIMEOUT="6",
             **env,
         )
+        if account:
+            self.env.update(MEDIASAGE_USERNAME=self.USERNAME, MEDIASAGE_PASSWORD=self.PASSWORD)
+        self.account = account
         self.logs = tmp_path
         self.web = self.worker = None
 
@@ -131,8 +161,31 @@ class Stack:
             "4",
         )
         self.start_worker()
-        self.wait_for(lambda: self.get("/api/library/status").status_code == 200, what="the web server")
+        self.wait_for(lambda: self.get("/login").status_code == 200, what="the web server")
+        if self.account:
+            signed_in = self.sign_in()
+            assert "/login" not in signed_in.url, "the stack's account could not sign in"
         return self
+
+    def sign_in(self, password=None):
+        """Sign `session` in through the sign-in form; returns the response."""
+        token = self.get("/login").cookies.get("csrftoken") or self.session.cookies.get("csrftoken")
+        return self.session.post(
+            self.url + "/login",
+            data={
+                "username": self.USERNAME,
+                "password": password or self.PASSWORD,
+                "csrfmiddlewaretoken": token,
+            },
+            headers={"Referer": self.url + "/login"},
+            timeout=10,
+        )
+
+    def share_sign_in(self, page):
+        """Give a browser page this stack's signed-in session."""
+        page.context.add_cookies(
+            [{"name": c.name, "value": c.value, "url": self.url} for c in self.session.cookies]
+        )
 
     def start_worker(self):
         self.worker = self._spawn("worker", "manage.py", "qcluster")
@@ -194,13 +247,18 @@ class Stack:
 
 
 @pytest.fixture
-def stack_factory(tmp_path):
+def stack_factory(tmp_path, request):
+    """make(plex, account=True, **env): a started Stack. A test's browser `page` shares the
+    stack's signed-in session."""
     stacks = []
 
-    def make(plex, **env):
-        stack = Stack(tmp_path, plex, **env)
+    def make(plex, account=True, **env):
+        stack = Stack(tmp_path, plex, account, **env)
         stacks.append(stack)
-        return stack.start()
+        stack.start()
+        if account and "page" in request.fixturenames:
+            stack.share_sign_in(request.getfixturevalue("page"))
+        return stack
 
     yield make
     for stack in stacks:

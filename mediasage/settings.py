@@ -5,6 +5,7 @@ loudly (naming the variable) on a value they cannot use. Every file the app
 writes lives under MEDIASAGE_DATA_DIR.
 """
 
+import ipaddress
 import os
 import secrets
 import sys
@@ -63,6 +64,19 @@ def _env_url(name):
     except ValueError:
         raise ImproperlyConfigured(f"{name} has an invalid port: {value!r}") from None
     return value
+
+
+def _env_networks(name):
+    """A comma-separated list of addresses or CIDRs, each checked at start."""
+    values = [v.strip() for v in _env(name).split(",") if v.strip()]
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must be comma-separated addresses or CIDRs such as 172.18.0.0/16, not {value!r}"
+            ) from None
+    return values
 
 
 def _secret_key(data_dir):
@@ -129,6 +143,29 @@ if URL_BASE and not URL_BASE.startswith("/"):
     raise ImproperlyConfigured(f"URL_BASE must start with /, like /mediasage, not {URL_BASE!r}")
 FORCE_SCRIPT_NAME = URL_BASE or None
 
+# Signing in (accounts/). The account may come from the environment; it is created or
+# its password updated by every `migrate` (bin/setup, the Docker entrypoint).
+MEDIASAGE_USERNAME = _env("MEDIASAGE_USERNAME")
+MEDIASAGE_PASSWORD = _env("MEDIASAGE_PASSWORD")
+if bool(MEDIASAGE_USERNAME) != bool(MEDIASAGE_PASSWORD):
+    raise ImproperlyConfigured("MEDIASAGE_USERNAME and MEDIASAGE_PASSWORD must be set together")
+# Requests from private addresses need no login.
+AUTH_LOCAL_BYPASS = _env_bool("AUTH_LOCAL_BYPASS")
+# Reverse proxies whose X-Forwarded-For/-Proto/-Host are believed; nobody else's are.
+TRUSTED_PROXIES = _env_networks("TRUSTED_PROXIES")
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "builder"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
+
 # Media servers: Plex, Jellyfin, or both. With neither set, `make run` starts
 # the fake Plex as a demo library and points these at it.
 PLEX_URL = _env_url("PLEX_URL")
@@ -182,9 +219,13 @@ INSTALLED_APPS = [
     "django_q",
     "library",
     "playlists",
+    "accounts",
 ]
 
 MIDDLEWARE = [
+    # First: the client address, scheme and host behind a trusted reverse proxy, and
+    # Secure cookies over HTTPS (it sees the response last).
+    "accounts.middleware.ReverseProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -194,6 +235,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Before anything reads a body: an unauthenticated upload is refused unread.
+    "accounts.middleware.LoginRequiredMiddleware",
     # Last, so request.htmx is set; its __call__ still runs before CSRF reads the body.
     "playlists.middleware.ImportLimitMiddleware",
     # A database that cannot be read or written in time: 503 with the reason.

@@ -6,6 +6,7 @@ from mediasage import views
 urlpatterns = [
     path("health", views.health, name="health"),
     path("admin/", admin.site.urls),
+    path("", include("accounts.urls")),
     path("", include("library.urls")),
     path("", include("playlists.urls")),
 ]

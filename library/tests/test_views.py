@@ -1,5 +1,4 @@
 import pytest
-from django.test import Client
 from django_q.models import OrmQ
 
 from library.models import SyncState, Track
@@ -43,8 +42,8 @@ def test_sync_request_queues_one_task_and_a_second_gets_409(client, fake_plex):
     assert client.get("/api/library/status").json()["is_syncing"] is True
 
 
-def test_sync_request_needs_the_csrf_token(fake_plex):
-    client = Client(enforce_csrf_checks=True)
+def test_sync_request_needs_the_csrf_token(fake_plex, csrf_client):
+    client = csrf_client
     assert client.post("/api/library/sync").status_code == 403
     token = client.get("/api/library/status").cookies["csrftoken"].value
     assert client.post("/api/library/sync", HTTP_X_CSRFTOKEN=token).status_code == 202

@@ -76,7 +76,7 @@ def test_a_stale_page_is_told_to_reload_and_the_message_can_be_dismissed(stack, 
     page.goto(stack.url)
     _generate(page)
     expect(page.get_by_test_id("picked-count")).to_have_text("50")
-    page.context.clear_cookies()  # as when the browser dropped the CSRF cookie
+    page.context.clear_cookies(name="csrftoken")  # as when the browser dropped the CSRF cookie
     page.get_by_role("button", name="Save to Plex").click()
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("Your session expired or the page is stale (403): reload the page.")

@@ -3,7 +3,6 @@ import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.utils.html import escape
 
 from library.models import Track
@@ -203,12 +202,14 @@ def test_pages_never_show_the_token(client, synced, settings):
         assert synced.token not in client.get(url).content.decode()
 
 
-def test_an_upload_over_the_size_limit_is_refused_before_its_body_is_read(synced, settings, tmp_path):
+def test_an_upload_over_the_size_limit_is_refused_before_its_body_is_read(
+    synced, settings, tmp_path, csrf_client
+):
     settings.IMPORT_MAX_UPLOAD_MB = 1
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
     big = SimpleUploadedFile("big.m3u", b"#EXTINF:1,A - B\na.mp3\n" * 100_000)  # 2.2 MB
     # No CSRF token is sent: reading the body, CSRF would answer 403 instead.
-    client = Client(enforce_csrf_checks=True)
+    client = csrf_client
     response = client.post("/playlists/import", {"file": big})
     assert response.status_code == 413
     page = response.content.decode()
