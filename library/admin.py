@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from library.models import SyncState, Track
+from library.models import SyncRun, SyncState, Track
 
 
 class _RatingFilter(admin.SimpleListFilter):
@@ -53,4 +53,36 @@ class SyncStateAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    """The sync history, read-only: SyncState.finish and .fail write it."""
+
+    list_display = [
+        "finished_at",
+        "source",
+        "mode",
+        "why",
+        "added",
+        "updated",
+        "removed",
+        "track_count",
+        "requests",
+        "duration_ms",
+        "phase",
+        "error_kind",
+    ]
+    list_filter = ["source", "mode", "error_kind"]
+    search_fields = ["error"]
+    readonly_fields = [f.name for f in SyncRun._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
