@@ -1,13 +1,12 @@
 """The measured child process of the benchmarks: one sync, or the no-database floor.
 
-    python bench/_runner.py sync [--full]   claim + run_sync, as `manage.py sync` does
+    python bench/_runner.py sync [--full]   library.sync.sync(), as `manage.py sync` does
     python bench/_runner.py floor           the adapter's requests and parsing, no database
 
 Settings come from the environment (MEDIASAGE_DATA_DIR, PLEX_URL, PLEX_TOKEN, SYNC_PAGE_SIZE).
 Prints one JSON line with the result; its peak RSS is measured by the parent (wait4).
 """
 
-import inspect
 import json
 import os
 import resource
@@ -24,20 +23,14 @@ def _rss_mb():
 
 
 def sync(full):
-    from library.sync import claim, run_sync
+    from library.sync import sync
 
-    kwargs = {}
-    if full:
-        if "full" not in inspect.signature(run_sync).parameters:
-            return {"error": "full_not_supported", "message": "run_sync() does not accept full= yet"}
-        kwargs["full"] = True
     rss_before = _rss_mb()
     start = time.monotonic()
-    run_id = claim("plex")
-    result = run_sync("plex", run_id, **kwargs)
+    result = sync("plex", full=full)
     wall = time.monotonic() - start
     if result is None:
-        return {"error": "skipped", "message": "run_sync returned None (claim lost)"}
+        return {"error": "skipped", "message": "sync returned None (claim lost)"}
     return {
         "wall_s": wall,
         "track_count": result.track_count,

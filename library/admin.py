@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django_q.models import Failure, OrmQ, Schedule, Success
 
-from library.models import SyncState, Track
+from library.models import SyncRun, SyncState, Track
 
 # django-q2's pages let an admin schedule any function (a shell command run by
 # the worker): the queue is the app's business, never the admin's.
@@ -61,3 +61,41 @@ class TrackAdmin(_ReadOnlyAdmin):
 class SyncStateAdmin(_ReadOnlyAdmin):
     list_display = ["source", "server_name", "track_count", "last_sync_at", "is_syncing", "phase", "error"]
     readonly_fields = [f.name for f in SyncState._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    """The sync history, read-only: SyncState.finish and .fail write it."""
+
+    list_display = [
+        "finished_at",
+        "source",
+        "mode",
+        "why",
+        "added",
+        "updated",
+        "removed",
+        "track_count",
+        "requests",
+        "duration_ms",
+        "phase",
+        "error_kind",
+    ]
+    list_filter = ["source", "mode", "error_kind"]
+    search_fields = ["error"]
+    readonly_fields = [f.name for f in SyncRun._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -20,7 +20,7 @@ Where a shape is truly ambiguous the rules choose precision (a studio track
 shown as live is worse than a live one missed). Deliberately left studio:
 - titles that name no recording: "Stop Making Sense", "Made in Japan", "Europe '72",
   "Strangers in the Night" (UFO live, Sinatra studio), "No Sleep 'til Hammersmith";
-  only the server's own "Live" album type (album_is_live) can catch these;
+  only the server's own word (server_says_live, e.g. Plex's "Live" album type) can catch these;
 - radio sessions ("BBC Sessions", "The Peel Sessions", "At the BBC"): recorded in
   the BBC's studios, not in front of an audience ("Live at the BBC" still counts);
 - "Bootleg" alone (a studio album, and EDM's word for an unofficial remix) and
@@ -146,13 +146,13 @@ _LIVE_ALBUM = re.compile(
 )
 
 
-def is_live(title, album, album_is_live=False):
-    """True for a live recording. album_is_live is the server's own word for
-    the album (Plex's "Live" subformat), when it has one."""
+def is_live(title, album, server_says_live=False):
+    """True for a live recording. server_says_live is the server's own word for
+    it, when it has one (Plex marks albums with a "Live" subformat)."""
     title = title or ""
     album = album or ""
     return bool(
-        album_is_live
+        server_says_live
         or _MARKED.search(title)
         # a single's album title is the song's title: read it as one
         or (_MARKED if album == title else _LIVE_ALBUM).search(album)

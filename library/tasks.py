@@ -4,14 +4,14 @@ import contextlib
 import logging
 from datetime import timedelta
 
-from django.db import DatabaseError
 from django.utils import timezone
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
-from library.models import SyncState
+from library.models import SyncBusy, SyncState
 from library.sources import SourceError, configured_sources, get_source
-from library.sync import SyncBusy, claim, run_sync
+from library.sync import SyncFailed, sync
+from library.vocab import Phase
 
 log = logging.getLogger(__name__)
 
@@ -24,29 +24,31 @@ HEARTBEAT_EVERY = timedelta(minutes=1)
 
 def enqueue_sync(source):
     """Claim a sync of `source` and hand it to the worker. Raises SyncBusy."""
-    run_id = claim(source, phase="queued")
+    state = SyncState.claim(source, phase=Phase.QUEUED)
     try:
-        async_task("library.tasks.sync_library", source, run_id, task_name=f"sync {source} #{run_id}")
+        async_task(
+            "library.tasks.sync_library", source, state.run_id, task_name=f"sync {source} #{state.run_id}"
+        )
     except Exception:
         # Without a queued task nobody would ever finish this claim.
-        SyncState.objects.filter(source=source, run_id=run_id).update(is_syncing=False, phase="")
+        state.release()
         raise
-    return run_id
+    return state.run_id
 
 
 def sync_library(source, run_id):
     """Run a claimed sync. Failures are recorded in SyncState for the UI, so
     they are returned as text rather than raised into django-q's log."""
     try:
-        result = run_sync(source, run_id)
-    except (SourceError, DatabaseError) as exc:
-        return f"failed: {exc}"
+        result = sync(source, run_id=run_id)
+    except SyncFailed as exc:
+        return f"failed: {exc.message}"
     return "skipped" if result is None else f"{result.track_count} tracks"
 
 
 def refresh_servers():
-    """Scheduled: note whether each server answers, and sync its cache when it
-    is stale, empty, or the server behind the URL has changed."""
+    """Scheduled (at worker start and every ten minutes): note whether each server
+    answers, and sync its cache when one is due (SyncState.sync_due)."""
     for source in configured_sources():
         state = SyncState.for_source(source)
         if state.is_running:
@@ -55,19 +57,15 @@ def refresh_servers():
         try:
             info = adapter.connect()
         except SourceError as exc:
-            SyncState.objects.filter(source=source).update(server_reachable=not exc.unreachable)
+            state.mark_reachable(not exc.unreachable)
             log.warning("%s check failed: %s", source, exc.message)
             continue
-        SyncState.objects.filter(source=source).update(server_reachable=True)
-        if not (state.server_changed_to(info.server_id) or state.is_stale or state.track_count == 0):
-            continue
-        try:
-            run_id = claim(source)
-        except SyncBusy:
-            continue
-        # A failure is recorded in SyncState for the UI.
-        with contextlib.suppress(SourceError, DatabaseError):
-            run_sync(source, run_id, adapter=adapter)
+        state.mark_reachable(True)
+        if due := state.sync_due(info.server_id):
+            log.info("%s: syncing, as %s", source, due.label)
+            # A sync under way will do; a failure is recorded for the UI.
+            with contextlib.suppress(SyncBusy, SyncFailed):
+                sync(source, adapter=adapter)
 
 
 def heartbeat():

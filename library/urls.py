@@ -7,4 +7,5 @@ urlpatterns = [
     path("api/library/sync", views.sync, name="library-sync"),
     path("library/footer", views.footer, name="library-footer"),
     path("library/modal", views.modal, name="library-modal"),
+    path("library/history", views.history, name="library-history"),
 ]

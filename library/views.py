@@ -4,10 +4,13 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from library.models import SyncState
+from library.models import SOURCES, SyncBusy, SyncRun, SyncState
 from library.sources import NOT_CONFIGURED, configured_sources
-from library.sync import SyncBusy
+from library.status import footer_context, modal_context
 from library.tasks import enqueue_sync
+
+# Runs shown on the history page; SyncRun keeps more.
+_HISTORY_ROWS = 100
 
 
 @require_GET
@@ -43,18 +46,34 @@ def sync(request):
 
 @require_GET
 def footer(request):
-    if not configured_sources():
+    context = footer_context()
+    response = render(request, "library/footer.html", context)
+    if not context["states"]:
         # Nothing can change until the settings do (and the app restarts).
-        return HttpResponseStopPolling(render(request, "library/footer.html").content)
-    return render(request, "library/footer.html")
+        return HttpResponseStopPolling(response.content)
+    return response
 
 
 @require_GET
 def modal(request):
-    sources = configured_sources()
-    if not sources:
-        return HttpResponseStopPolling(render(request, "library/modal.html").content)
-    if SyncState.for_source(sources[0]).last_sync_at is not None:
+    context = modal_context()
+    if context["state"] is None:
+        return HttpResponseStopPolling(render(request, "library/modal.html", context).content)
+    if not context["show"]:
         # The library is in: reload the page to show it.
         return HttpResponse(headers={"HX-Refresh": "true"})
-    return render(request, "library/modal.html")
+    return render(request, "library/modal.html", context)
+
+
+@require_GET
+def history(request):
+    """The recent syncs of every server, newest first (or of ?source= only)."""
+    runs = SyncRun.objects.all()
+    source = request.GET.get("source")
+    if source in dict(SOURCES):
+        runs = runs.filter(source=source)
+    return render(
+        request,
+        "library/history.html",
+        {"nav": "history", "runs": runs[:_HISTORY_ROWS], "source": source, "keep_days": SyncRun.KEEP_DAYS},
+    )

@@ -255,7 +255,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "library.context_processors.library_status",
+                "library.context_processors.demo",
             ],
         },
     },

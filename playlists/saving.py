@@ -4,8 +4,9 @@ Every track a playlist names comes from the cache, so saving costs a handful of
 requests however large the library is; nothing here searches the server per track.
 """
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
+from django.db import models
 from django.utils.timesince import timesince
 
 from library.models import SyncState, Track
@@ -26,21 +27,39 @@ class SaveError(ValueError):
     """The request cannot be saved as asked (not a server failure)."""
 
 
+class CacheProblem(models.TextChoices):
+    BUILDING = "building"
+    EMPTY = "empty"  # nothing can match: matching is refused
+    STALE = "stale"
+
+
+@dataclass(frozen=True)
+class CacheWarning:
+    kind: CacheProblem
+    message: str
+
+
 def cache_warning(source):
-    """Why matching against this server's cache may be wrong, or None.
+    """Why matching against this server's cache may be wrong (a CacheWarning), or None.
 
     Playlist sync never falls back to searching the server per track (seed 004's
     3,808 requests per playlist), so an empty or stale cache must be said plainly."""
     state = SyncState.for_source(source)
     label = state.get_source_display()
     if state.is_running:
-        return f"The {label} cache is being built right now; results may be incomplete until it finishes."
+        return CacheWarning(
+            CacheProblem.BUILDING,
+            f"The {label} cache is being built right now; results may be incomplete until it finishes.",
+        )
     if state.last_sync_at is None or state.track_count == 0:
-        return f"The {label} cache is empty: build it first (it takes a minute), then match."
+        return CacheWarning(
+            CacheProblem.EMPTY, f"The {label} cache is empty: build it first (it takes a minute), then match."
+        )
     if state.is_stale:
-        return (
+        return CacheWarning(
+            CacheProblem.STALE,
             f"The {label} cache was last synced {timesince(state.last_sync_at)} ago: tracks added since "
-            "will not match. Sync it first for the best result."
+            "will not match. Sync it first for the best result.",
         )
     return None
 

@@ -24,6 +24,11 @@ def _source(value):
     return value if value in sources else (sources[0] if sources else "plex")
 
 
+def _servers():
+    """The configured servers as (source, label), for the pages that pick one."""
+    return [(source, _LABELS[source]) for source in configured_sources()]
+
+
 def _filters(request):
     filters = Filters.from_query(request.GET)
     return replace(filters, source=_source(filters.source))
@@ -48,6 +53,7 @@ def builder(request):
         "playlists/builder.html",
         {
             "nav": "builder",
+            "servers": _servers(),
             "filters": filters,
             "genres": genre_counts(filters.source),
             "decades": decade_counts(filters.source),
@@ -128,7 +134,7 @@ def import_playlist(request):
         return upload_too_large(request)
     if upload is None:
         context["error"] = "Choose a playlist file to import."
-    elif context["warning"] and "empty" in context["warning"]:
+    elif context["warning"] and context["warning"].kind == saving.CacheProblem.EMPTY:
         context["error"] = "Build the cache first: matching needs it."
     else:
         try:
@@ -156,6 +162,7 @@ def upload_too_large(request):
 def _import_context(source):
     return {
         "nav": "import",
+        "servers": _servers(),
         "source": source,
         "source_label": _LABELS[source],
         "warning": saving.cache_warning(source),

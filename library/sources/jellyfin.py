@@ -393,7 +393,7 @@ def _track(item):
         # No item field says when it last changed (DateLastSaved never comes): incremental
         # syncs go by the server's clock instead (ServerInfo.server_time).
         "server_updated_at": None,
-        "album_is_live": False,
+        "server_says_live": False,
     }
 
 

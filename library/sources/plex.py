@@ -440,7 +440,7 @@ class PlexSource:
             "last_played_at": _epoch(a.get("lastViewedAt")),
             "added_at": _epoch(a.get("addedAt")),
             "server_updated_at": _epoch(a.get("updatedAt")),
-            "album_is_live": album_live,
+            "server_says_live": album_live,
         }
 
 

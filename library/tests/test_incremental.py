@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from library.models import SyncState, Track
-from library.sync import claim, run_sync
+from library.sync import sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -15,7 +15,7 @@ _COMPARED = [f.name for f in Track._meta.fields if f.name not in ("id", "updated
 
 
 def _sync(full=False):
-    return run_sync("plex", claim("plex"), full=full)
+    return sync("plex", full=full)
 
 
 def _rows():

@@ -10,7 +10,8 @@ from library.fakes.server import _HttpError
 from library.models import SyncState, Track
 from library.sources import SourceError
 from library.sources.jellyfin import JellyfinSource
-from library.sync import claim, run_sync
+from library.sync import SyncFailed, sync
+from library.vocab import ErrorKind, Phase
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,7 +47,7 @@ def _row(lib, t):
         "last_played_at": _dt(t.last_viewed_at) if t.view_count else None,
         "added_at": _dt(t.added_at),
         "server_updated_at": None,
-        "album_is_live": False,
+        "server_says_live": False,
     }
 
 
@@ -312,7 +313,7 @@ def test_saving_to_a_missing_playlist_or_an_unreachable_server(jellyfin, fake_je
 
 def _sync(fake, full=False):
     adapter = JellyfinSource(fake.url, fake.api_key, timeout=1)
-    return run_sync("jellyfin", claim("jellyfin"), adapter=adapter, full=full)
+    return sync("jellyfin", adapter=adapter, full=full)
 
 
 def _cached():
@@ -327,7 +328,7 @@ def _expected_rows(lib):
     rows = {}
     for key, t in lib.tracks.items():
         row = _row(lib, t)
-        del row["album_is_live"]
+        del row["server_says_live"]
         rows[item_id(key)] = row | {"is_live": t.truth_live}
     return rows
 
@@ -368,11 +369,16 @@ def test_a_failed_sync_keeps_the_previous_tracks(fake_jellyfin):
     fake_jellyfin.library.remove_tracks(10)
     fake_jellyfin.reset_counts()
     fake_jellyfin.faults.fail_after_pages = 2
-    with pytest.raises(SourceError):
+    with pytest.raises(SyncFailed) as exc:
         _sync(fake_jellyfin)
+    assert exc.value.kind == ErrorKind.BAD_RESPONSE
     assert _cached() == before
     state = SyncState.objects.get(source="jellyfin")
-    assert (state.phase, state.error_kind, state.track_count) == ("failed", "bad_response", 150)
+    assert (state.phase, state.error_kind, state.track_count) == (
+        Phase.FAILED,
+        ErrorKind.BAD_RESPONSE,
+        150,
+    )
     assert fake_jellyfin.api_key not in state.error
 
 

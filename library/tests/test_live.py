@@ -224,7 +224,7 @@ def test_studio_recordings_are_not_live(title, album):
 
 
 def test_server_album_flag_marks_every_track_live():
-    assert is_live("Intro", "Some Album", album_is_live=True)
+    assert is_live("Intro", "Some Album", server_says_live=True)
 
 
 def test_missing_title_and_album_are_studio():

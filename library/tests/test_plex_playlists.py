@@ -145,10 +145,10 @@ def test_saving_to_a_smart_or_read_only_playlist_says_plex_does_not_allow_it(
 
 @pytest.mark.django_db(transaction=True)
 def test_saving_by_the_id_of_a_smart_playlist_explains_itself(fake_plex):
-    from library.sync import claim, run_sync
+    from library.sync import sync
     from playlists import saving
 
-    run_sync("plex", claim("plex"))
+    sync("plex")
     smart = _builtin(fake_plex, True)
     with pytest.raises(SourceError, match="is a smart playlist: Plex does not let apps change it"):
         saving.save("plex", "Mix", _keys(fake_plex, 3), mode="replace", playlist_id=str(smart.key))

@@ -4,15 +4,16 @@ import pytest
 from django.db import DatabaseError
 from django.utils import timezone
 
-from library.models import StagedTrack, SyncState, Track
-from library.sources import SourceError
-from library.sync import SyncBusy, _Run, claim, run_sync
+from library import cache
+from library.models import StagedTrack, SyncBusy, SyncState, Track
+from library.sync import SyncFailed, sync
+from library.vocab import ErrorKind
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _sync(full=False):
-    return run_sync("plex", claim("plex"), full=full)
+    return sync("plex", full=full)
 
 
 def _snapshot():
@@ -239,9 +240,10 @@ def test_failed_sync_keeps_previous_tracks(fake_plex, fault, kind):
     fake_plex.library.remove_tracks(20)
     setattr(fake_plex.faults, fault, 2)
 
-    with pytest.raises(SourceError):
+    with pytest.raises(SyncFailed) as exc:
         _sync()
 
+    assert exc.value.kind == kind
     assert _snapshot() == before
     assert not StagedTrack.objects.exists()
     status = SyncState.objects.get(source="plex").as_status()
@@ -252,7 +254,7 @@ def test_failed_sync_keeps_previous_tracks(fake_plex, fault, kind):
 
 def test_failed_first_sync_leaves_an_empty_cache_and_a_clear_error(fake_plex):
     fake_plex.faults.fail_after_pages = 1
-    with pytest.raises(SourceError):
+    with pytest.raises(SyncFailed):
         _sync()
     assert Track.objects.count() == 0
     assert "HTTP 500" in SyncState.objects.get(source="plex").error
@@ -260,9 +262,9 @@ def test_failed_first_sync_leaves_an_empty_cache_and_a_clear_error(fake_plex):
 
 def test_wrong_token_is_reported_as_such(fake_plex, settings):
     settings.PLEX_TOKEN = "wrong"
-    with pytest.raises(SourceError) as exc:
+    with pytest.raises(SyncFailed) as exc:
         _sync()
-    assert exc.value.kind == "unauthorized"
+    assert exc.value.kind == ErrorKind.UNAUTHORIZED
     state = SyncState.objects.get(source="plex")
     assert "rejected the token" in state.error and "wrong" not in state.error
     assert state.server_reachable
@@ -271,8 +273,9 @@ def test_wrong_token_is_reported_as_such(fake_plex, settings):
 def test_unreachable_server_is_reported_and_cache_served(fake_plex):
     _sync()
     fake_plex.stop()
-    with pytest.raises(SourceError):
+    with pytest.raises(SyncFailed) as exc:
         _sync()
+    assert exc.value.kind == ErrorKind.UNREACHABLE
     status = SyncState.objects.get(source="plex").as_status()
     assert status["error"].startswith("Cannot reach Plex")
     assert status["server_reachable"] is False
@@ -283,17 +286,18 @@ def test_database_write_failure_keeps_previous_tracks(fake_plex, monkeypatch):
     _sync()
     before = _snapshot()
     fake_plex.library.change_tracks(30)
-    real_stage, calls = _Run._stage, []
+    real_stage, calls = cache.stage, []
 
-    def failing_stage(run, page):
+    def failing_stage(rows):
         calls.append(1)
         if len(calls) == 2:
             raise DatabaseError("disk I/O error")  # a full disk cannot be had here
-        return real_stage(run, page)
+        return real_stage(rows)
 
-    monkeypatch.setattr(_Run, "_stage", failing_stage)
-    with pytest.raises(DatabaseError):
+    monkeypatch.setattr(cache, "stage", failing_stage)
+    with pytest.raises(SyncFailed) as exc:
         _sync(full=True)
+    assert exc.value.kind == ErrorKind.DATABASE
     assert _snapshot() == before
     assert "Could not write to the cache database" in SyncState.objects.get(source="plex").error
 
@@ -325,17 +329,19 @@ def test_tracks_removed_while_paging_are_not_wrongly_deleted(fake_plex, monkeypa
 
 
 def test_only_one_sync_runs_at_a_time(fake_plex):
-    run_id = claim("plex")
+    run_id = SyncState.claim("plex").run_id
     with pytest.raises(SyncBusy):
-        claim("plex")
-    run_sync("plex", run_id)
-    assert claim("plex") == run_id + 1
+        SyncState.claim("plex")
+    with pytest.raises(SyncBusy):
+        sync("plex")
+    sync("plex", run_id=run_id)
+    assert SyncState.claim("plex").run_id == run_id + 1
 
 
 def test_a_dead_workers_claim_expires(fake_plex, settings):
     _sync()
     before = _snapshot()
-    claim("plex")
+    SyncState.claim("plex")
     StagedTrack.objects.create(source="plex", rating_key="half", title="half-written", artist="x")
     SyncState.objects.filter(source="plex").update(
         heartbeat_at=timezone.now() - timedelta(seconds=settings.SYNC_HEARTBEAT_TIMEOUT + 1), phase="tracks"
@@ -352,17 +358,18 @@ def test_a_dead_workers_claim_expires(fake_plex, settings):
 
 
 def test_a_superseded_run_does_nothing(fake_plex):
-    old = claim("plex")
+    old = SyncState.claim("plex").run_id
     SyncState.objects.filter(source="plex").update(is_syncing=False)
-    claim("plex")
-    assert run_sync("plex", old) is None
+    SyncState.claim("plex")
+    assert sync("plex", run_id=old) is None
     assert Track.objects.count() == 0
 
 
 def test_section_is_picked_by_title_or_the_only_music_section(fake_plex, settings):
     settings.PLEX_LIBRARY = "no such library"
-    with pytest.raises(SourceError) as exc:
+    with pytest.raises(SyncFailed) as exc:
         _sync()
+    assert exc.value.kind == ErrorKind.NOT_FOUND
     assert "no music library named 'no such library'" in exc.value.message
     settings.PLEX_LIBRARY = "music"
     assert _sync().track_count == 150

@@ -2,8 +2,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from library.models import Track
-from library.sync import claim
+from library.models import SyncState, Track
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,7 +31,7 @@ def test_sync_command_fails_with_one_line_on_error(fake_plex):
 
 
 def test_sync_command_refuses_while_another_sync_runs(fake_plex):
-    claim("plex")
+    SyncState.claim("plex")
     with pytest.raises(CommandError, match="already running"):
         call_command("sync")
 
@@ -40,6 +39,6 @@ def test_sync_command_refuses_while_another_sync_runs(fake_plex):
 def test_sync_command_is_incremental_after_the_first_and_full_when_asked(fake_plex, capsys):
     call_command("sync")
     call_command("sync")
-    assert "(incremental sync)" in capsys.readouterr().out
+    assert "(incremental sync: only what changed)" in capsys.readouterr().out
     call_command("sync", "--full")
-    assert "(full sync)" in capsys.readouterr().out
+    assert "(full sync: asked for)" in capsys.readouterr().out

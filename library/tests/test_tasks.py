@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from library.models import SyncState, Track
-from library.sync import claim, run_sync
+from library.sync import sync
 from library.tasks import refresh_servers, sync_library
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -16,7 +16,7 @@ def test_refresh_syncs_an_empty_cache(fake_plex):
 
 
 def test_refresh_leaves_a_fresh_cache_alone(fake_plex):
-    run_sync("plex", claim("plex"))
+    sync("plex")
     fake_plex.library.add_tracks(5)
     fake_plex.reset_counts()
     refresh_servers()
@@ -25,7 +25,7 @@ def test_refresh_leaves_a_fresh_cache_alone(fake_plex):
 
 
 def test_refresh_syncs_a_stale_cache(fake_plex, settings):
-    run_sync("plex", claim("plex"))
+    sync("plex")
     fake_plex.library.add_tracks(5)
     old = timezone.now() - timedelta(hours=settings.SYNC_STALE_HOURS, minutes=1)
     SyncState.objects.filter(source="plex").update(last_sync_at=old)
@@ -34,7 +34,7 @@ def test_refresh_syncs_a_stale_cache(fake_plex, settings):
 
 
 def test_refresh_resyncs_when_the_server_changed(fake_plex):
-    run_sync("plex", claim("plex"))
+    sync("plex")
     fake_plex.machine_identifier = "replaced-server"
     refresh_servers()
     state = SyncState.objects.get(source="plex")
@@ -43,7 +43,7 @@ def test_refresh_resyncs_when_the_server_changed(fake_plex):
 
 
 def test_refresh_marks_an_offline_server(fake_plex):
-    run_sync("plex", claim("plex"))
+    sync("plex")
     fake_plex.stop()
     refresh_servers()
     state = SyncState.objects.get(source="plex")
@@ -52,11 +52,11 @@ def test_refresh_marks_an_offline_server(fake_plex):
 
 
 def test_sync_task_is_idempotent(fake_plex):
-    run_id = claim("plex")
+    run_id = SyncState.claim("plex").run_id
     assert sync_library("plex", run_id) == "150 tracks"
     assert sync_library("plex", run_id) == "skipped"
 
 
 def test_sync_task_reports_failure_as_text(fake_plex):
     fake_plex.faults.status = 503
-    assert sync_library("plex", claim("plex")).startswith("failed: Plex")
+    assert sync_library("plex", SyncState.claim("plex").run_id).startswith("failed: Plex")

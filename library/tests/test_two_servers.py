@@ -5,7 +5,7 @@ from django.core.management import call_command
 
 from library.fakes.jellyfin import item_id
 from library.models import Track
-from library.sync import claim, run_sync
+from library.sync import sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def both(fake_plex, fake_jellyfin):
     for source in ("plex", "jellyfin"):
-        run_sync(source, claim(source))
+        sync(source)
     return fake_plex, fake_jellyfin
 
 
@@ -44,8 +44,8 @@ def test_a_failing_server_does_not_touch_the_other(both):
     plex, jellyfin = both
     jellyfin.faults.status = 500
     with pytest.raises(Exception):  # noqa: B017 - the kind is tested in test_jellyfin
-        run_sync("jellyfin", claim("jellyfin"))
-    assert run_sync("plex", claim("plex")).track_count == 150
+        sync("jellyfin")
+    assert sync("plex").track_count == 150
     assert Track.objects.filter(source="jellyfin").count() == 150
 
 

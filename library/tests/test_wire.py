@@ -20,7 +20,7 @@ from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 from library.fakes.server import MOVED, FakeServer
 from library.models import SyncState, Track
 from library.sources import SourceError, get_source
-from library.sync import claim, run_sync
+from library.sync import SyncFailed, sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,7 +54,7 @@ def other_host():
 
 
 def _sync(name):
-    return run_sync(name, claim(name))
+    return sync(name)
 
 
 # -- the fakes' switches --------------------------------------------------------------------------
@@ -215,7 +215,7 @@ def test_a_server_that_drips_cannot_hold_the_sync_past_twice_the_deadline(wire):
     name, fake, _ = wire
     _sync(name)
     fake.faults.drip = (20, 0.2)  # each read gets bytes: only a deadline stops it
-    with pytest.raises(SourceError) as exc:
+    with pytest.raises(SyncFailed) as exc:
         _sync(name)
     assert exc.value.kind == "timeout"
     state = SyncState.objects.get(source=name)
@@ -262,7 +262,7 @@ def test_status_api_and_footer_show_the_failure_not_a_500(client, wire, settings
     name, fake, secret = wire
     settings.MEDIA_SERVER_MAX_RESPONSE_MB = 1
     fake.faults.oversize_mb = 2
-    with pytest.raises(SourceError):
+    with pytest.raises(SyncFailed):
         _sync(name)
     status = client.get("/api/library/status")
     assert status.status_code == 200

@@ -9,7 +9,7 @@ from mediasage.tests.test_settings import _manage
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_foreign_host_cannot_start_a_sync_by_dns_rebinding(fake_plex):
+def test_a_foreign_host_cannot_start_a_sync_by_dns_rebinding(fake_plex, django_user_model):
     # The attacker's page, served from evil.example and rebound to this
     # machine, has its own CSRF cookie and sends it back with the token.
     attacker = Client(enforce_csrf_checks=True, HTTP_HOST="evil.example")
@@ -18,6 +18,7 @@ def test_a_foreign_host_cannot_start_a_sync_by_dns_rebinding(fake_plex):
     assert response.status_code == 400
 
     user = Client(enforce_csrf_checks=True, HTTP_HOST="localhost:8000")
+    user.force_login(django_user_model.objects.create_user("tester"))
     token = user.get("/api/library/status").cookies["csrftoken"].value
     assert user.post("/api/library/sync", HTTP_X_CSRFTOKEN=token).status_code == 202
 

@@ -5,13 +5,13 @@ from dataclasses import replace
 import pytest
 
 from library.models import Track
-from library.sync import claim, run_sync
+from library.sync import sync
 
 
 @pytest.fixture
 def synced(fake_plex, transactional_db):
     """The fake Plex's library, synced into the cache."""
-    run_sync("plex", claim("plex"))
+    sync("plex")
     fake_plex.reset_counts()
     return fake_plex
 
@@ -43,7 +43,7 @@ def best_of(fake_plex, transactional_db):
             track, rating_key=lib.take_key(), album_key=album.key, duration_ms=track.duration_ms + 1500
         )
         lib.tracks[copy.rating_key] = copy
-    run_sync("plex", claim("plex"))
+    sync("plex")
     fake_plex.reset_counts()
     return Track.objects.get(rating_key=copy.rating_key), Track.objects.get(rating_key=track.rating_key)
 
@@ -101,6 +101,6 @@ def big_library(request, plex_factory, settings, transactional_db):
 
 
 def _synced(source, server):
-    run_sync(source, claim(source))
+    sync(source)
     server.reset_counts()
     return server

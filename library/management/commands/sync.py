@@ -1,20 +1,15 @@
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError
 from django.utils.timesince import timesince
 
-from library.models import SyncState
-from library.sources import NOT_CONFIGURED, SourceError, configured_sources
-from library.sync import SyncBusy, claim, run_sync
+from library.models import SyncBusy, SyncState
+from library.sources import NOT_CONFIGURED, configured_sources
+from library.sync import SyncFailed, sync
+from library.vocab import Mode, Phase, Why
 
-_PHASES = {
-    "connecting": "Connecting",
-    "albums": "Reading albums and artists",
-    "changes": "Reading what changed",
-    "tracks": "Reading tracks",
-    "saving": "Saving to the cache",
-}
+# The phases worth a line of their own; the rest are over in a moment.
+_SHOWN = {Phase.CONNECTING, Phase.ALBUMS, Phase.CHANGES, Phase.TRACKS, Phase.SAVING}
 
 
 class Command(BaseCommand):
@@ -40,28 +35,27 @@ class Command(BaseCommand):
 
     def _sync(self, source, if_stale, full):
         state = SyncState.for_source(source)
-        if if_stale and not state.is_stale and state.track_count:
+        if if_stale and not state.sync_due():
             self.stdout.write(
                 f"{source}: cache is fresh (synced {timesince(state.last_sync_at)} ago); nothing to do."
             )
             return
-        try:
-            run_id = claim(source)
-        except SyncBusy as exc:
-            raise CommandError(f"{exc} Wait for it to finish.") from None
         progress = _Progress(self.stdout, tty=sys.stdout.isatty())
         try:
-            result = run_sync(source, run_id, on_progress=progress.update, full=full)
-        except (SourceError, DatabaseError) as exc:
+            result = sync(source, on_progress=progress.update, full=full)
+        except SyncBusy as exc:
+            raise CommandError(f"{exc} Wait for it to finish.") from None
+        except SyncFailed as exc:
+            raise CommandError(f"{source} sync failed: {exc.message}") from None
+        finally:
             progress.end()
-            raise CommandError(f"{source} sync failed: {getattr(exc, 'message', exc)}") from None
-        progress.end()
         if result is None:
             raise CommandError(f"{source} sync was taken over by another process.")
         self.stdout.write(
             f"{source}: {result.track_count:,} tracks cached (+{result.added:,} added, "
             f"{result.updated:,} updated, -{result.removed:,} removed) in {result.duration_ms / 1000:.1f} s "
-            f"with {result.requests} requests ({result.mode} sync)."
+            f"with {result.requests} requests ({Mode(result.mode).label.lower()} sync: "
+            f"{Why(result.why).label})."
         )
 
 
@@ -71,29 +65,25 @@ class _Progress:
     def __init__(self, out, tty):
         self.out, self.tty = out, tty
         self.phase = None
-        self.current = self.total = 0
         self.last_tenth = -1
 
-    def update(self, fields):
-        self.current = fields.get("current", self.current)
-        self.total = fields.get("total", self.total)
-        phase = fields.get("phase", self.phase)
-        if phase != self.phase:
+    def update(self, state):
+        if state.phase != self.phase:
             self.end()
-            self.phase = phase
-            if phase in _PHASES and not (self.tty and phase == "tracks"):
-                self.out.write(f"{_PHASES[phase]}...")
-        if self.phase != "tracks" or not self.total:
+            self.phase = state.phase
+            if self.phase in _SHOWN and not (self.tty and self.phase == Phase.TRACKS):
+                self.out.write(f"{state.phase_label}...")
+        if self.phase != Phase.TRACKS or not state.total:
             return
+        current, total = state.current, state.total
         if self.tty:
-            done = self.current / self.total
-            bar = "#" * int(done * 30)
-            self.out.write(f"\r[{bar:<30}] {self.current:,} / {self.total:,} tracks", ending="")
+            bar = "#" * int(current / total * 30)
+            self.out.write(f"\r[{bar:<30}] {current:,} / {total:,} tracks", ending="")
             self.out.flush()
-        elif (tenth := self.current * 10 // self.total) > self.last_tenth:
+        elif (tenth := current * 10 // total) > self.last_tenth:
             self.last_tenth = tenth
-            self.out.write(f"  {self.current:,} / {self.total:,} tracks")
+            self.out.write(f"  {current:,} / {total:,} tracks")
 
     def end(self):
-        if self.tty and self.phase == "tracks":
+        if self.tty and self.phase == Phase.TRACKS:
             self.out.write("")

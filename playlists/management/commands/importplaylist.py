@@ -2,9 +2,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from library.models import SyncState
+from library.models import SyncBusy, SyncState
 from library.sources import SourceError, configured_sources
-from library.sync import SyncBusy, claim, run_sync
+from library.sync import SyncFailed, sync
 from playlists import saving
 from playlists.importers import PlaylistFormatError, read_playlist
 from playlists.matching import Matcher
@@ -40,11 +40,10 @@ class Command(BaseCommand):
         except PlaylistFormatError as exc:
             raise CommandError(f"{file}: {exc}") from None
 
-        if (warning := saving.cache_warning(source)) and sync_first:
+        if sync_first and SyncState.for_source(source).sync_due():
             self._sync(source)
-            warning = saving.cache_warning(source)
-        if warning:
-            self.stderr.write(f"Warning: {warning}")
+        if warning := saving.cache_warning(source):
+            self.stderr.write(f"Warning: {warning.message}")
         if not SyncState.for_source(source).track_count:
             raise CommandError("The cache is empty: run `python manage.py sync` (or pass --sync-first).")
 
@@ -89,8 +88,8 @@ class Command(BaseCommand):
 
     def _sync(self, source):
         try:
-            run_sync(source, claim(source))
+            sync(source)
         except SyncBusy:
             raise CommandError("A sync is already running; try again when it finishes.") from None
-        except SourceError as exc:
+        except SyncFailed as exc:
             raise CommandError(f"Sync failed: {exc.message}") from None
