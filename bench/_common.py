@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import resource
+import secrets
 import shutil
 import signal
 import socket
@@ -128,7 +129,7 @@ def env_for(data_dir, plex_url="", **extra):
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("PLEX_", "JELLYFIN_", "DJANGO_", "MEDIASAGE_", "SYNC_"))
-        and k not in ("SECRET_KEY", "DEBUG", "LOG_LEVEL")
+        and k not in ("SECRET_KEY", "DEBUG", "LOG_LEVEL", "AUTH_LOCAL_BYPASS")
     }
     env.update(
         MEDIASAGE_DATA_DIR=str(data_dir),
@@ -136,6 +137,11 @@ def env_for(data_dir, plex_url="", **extra):
         PYTHONPATH=str(ROOT),
         PYTHONUNBUFFERED="1",
         LOG_LEVEL="WARNING",
+        # As a home install on its own network: an account exists, and clients on
+        # 127.0.0.1 need no sign-in.
+        MEDIASAGE_USERNAME="bench",
+        MEDIASAGE_PASSWORD=BENCH_PASSWORD,
+        AUTH_LOCAL_BYPASS="true",
     )
     if plex_url:
         env.update(PLEX_URL=plex_url, PLEX_TOKEN=TOKEN)
@@ -143,6 +149,7 @@ def env_for(data_dir, plex_url="", **extra):
     return env
 
 
+BENCH_PASSWORD = secrets.token_urlsafe(16)
 _template = {}
 
 
