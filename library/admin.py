@@ -62,15 +62,9 @@ class SyncStateAdmin(_ReadOnlyAdmin):
     list_display = ["source", "server_name", "track_count", "last_sync_at", "is_syncing", "phase", "error"]
     readonly_fields = [f.name for f in SyncState._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
+class SyncRunAdmin(_ReadOnlyAdmin):
     """The sync history, read-only: SyncState.finish and .fail write it."""
 
     list_display = [
@@ -90,12 +84,3 @@ class SyncRunAdmin(admin.ModelAdmin):
     list_filter = ["source", "mode", "error_kind"]
     search_fields = ["error"]
     readonly_fields = [f.name for f in SyncRun._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
