@@ -148,17 +148,8 @@ class Stack:
             capture_output=True,
         )
         self.web = self._spawn(
-            "web",
-            "-m",
-            "gunicorn",
-            "mediasage.wsgi",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-        )
+            "web", "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}"
+        )  # gunicorn.conf.py
         self.start_worker()
         self.wait_for(lambda: self.get("/login").status_code == 200, what="the web server")
         if self.account:

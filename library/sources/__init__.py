@@ -6,8 +6,6 @@ reports every failure as a SourceError with a kind the UI can explain. The HTTP
 mechanics both share are library.sources.http.ServerSession's.
 """
 
-from django.conf import settings
-
 from library.sources.base import (
     MediaSource,
     PlaylistRef,
@@ -42,7 +40,7 @@ NOT_CONFIGURED = (
 
 def configured_sources():
     """Names of the media servers the settings configure, in display order."""
-    return [name for name, source in SOURCES.items() if getattr(settings, source.url_setting)]
+    return [name for name, source in SOURCES.items() if source.configured()]
 
 
 def get_source(name):

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TypedDict
 
+from django.conf import settings
+
 from library.vocab import ErrorKind
 
 SAVE_MODES = ("create", "replace", "append")
@@ -95,15 +97,16 @@ class SavedPlaylist:
 
 class MediaSource(abc.ABC):
     """A media server's music library and playlists. Subclasses set `name` (the cache's
-    `source`), `label` (for people) and `url_setting` (the setting that configures
-    one), build their ServerSession, and implement the abstract methods.
+    `source`), `label` (for people) and `setting_names` (which setting gives each of
+    their constructor's arguments; "url" configures one), build their ServerSession,
+    and implement the abstract methods.
 
     Track listings come as pages (lists) of TrackRow; `page_size` is tracks a request.
     Every failure is a SourceError. `request_count` counts every request sent."""
 
     name: str
     label: str
-    url_setting: str
+    setting_names: dict[str, str]
     # Ids to add or remove travel in the URL; Plex and Kestrel answer 414 past 8 KB.
     max_url_chars = 6000
 
@@ -111,9 +114,13 @@ class MediaSource(abc.ABC):
         self._session = session
 
     @classmethod
-    @abc.abstractmethod
     def from_settings(cls):
         """The adapter the settings configure."""
+        return cls(**{arg: getattr(settings, name) for arg, name in cls.setting_names.items()})
+
+    @classmethod
+    def configured(cls):
+        return bool(getattr(settings, cls.setting_names["url"]))
 
     @property
     def request_count(self):
@@ -297,10 +304,10 @@ def pick_library(libraries, wanted, server, setting):
 # -- numbers and dates ------------------------------------------------------------------
 
 
-def text_int(value):
-    """A whole number written as text (XML attributes), or None."""
+def text_number(value, cast=int):
+    """A number written as text (XML attributes), or None."""
     try:
-        return int(value)
+        return cast(value)
     except (TypeError, ValueError):
         return None
 

@@ -29,8 +29,6 @@ import uuid
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from django.conf import settings
-
 from library.sources.base import (
     MediaSource,
     PlaylistRef,
@@ -61,7 +59,13 @@ _ENTRY_REMOVAL_REFUSED = (
 class JellyfinSource(MediaSource):
     name = "jellyfin"
     label = "Jellyfin"
-    url_setting = "JELLYFIN_URL"
+    setting_names = {
+        "url": "JELLYFIN_URL",
+        "api_key": "JELLYFIN_API_KEY",
+        "user_id": "JELLYFIN_USER_ID",
+        "library": "JELLYFIN_LIBRARY",
+        "timeout": "JELLYFIN_TIMEOUT",
+    }
 
     def __init__(self, url, api_key, user_id="", library="", timeout=30):
         self.url = url.rstrip("/")
@@ -76,16 +80,6 @@ class JellyfinSource(MediaSource):
             "Authorization": f'MediaBrowser Token="{api_key}", Client="MediaSage", Device="MediaSage", '
             f'DeviceId="{device}", Version="{_VERSION}"',
         }
-
-    @classmethod
-    def from_settings(cls):
-        return cls(
-            settings.JELLYFIN_URL,
-            settings.JELLYFIN_API_KEY,
-            user_id=settings.JELLYFIN_USER_ID,
-            library=settings.JELLYFIN_LIBRARY,
-            timeout=settings.JELLYFIN_TIMEOUT,
-        )
 
     # -- requests ---------------------------------------------------------------
 

@@ -20,7 +20,6 @@ library edited during a sync is neither skipped nor doubled.
 from collections import Counter
 from urllib.parse import quote, urlencode
 
-from django.conf import settings
 from plexapi.server import PlexServer
 
 from library.sources.base import (
@@ -33,7 +32,7 @@ from library.sources.base import (
     plausible_year,
     read_all,
     stable_pages,
-    text_int,
+    text_number,
     undo_on_failure,
 )
 from library.sources.http import ServerSession
@@ -67,7 +66,12 @@ _CHANGE_FILTERS = ("updatedAt", "lastRatedAt", "lastViewedAt", "album.updatedAt"
 class PlexSource(MediaSource):
     name = "plex"
     label = "Plex"
-    url_setting = "PLEX_URL"
+    setting_names = {
+        "url": "PLEX_URL",
+        "token": "PLEX_TOKEN",
+        "library": "PLEX_LIBRARY",
+        "timeout": "PLEX_TIMEOUT",
+    }
 
     def __init__(self, url, token, library="", timeout=30):
         super().__init__(ServerSession(url, "Plex", "the token", "PLEX_TOKEN", timeout))
@@ -79,15 +83,6 @@ class PlexSource(MediaSource):
         self._section_key = None
         self._track_total = None
         self._albums = self._artists = None
-
-    @classmethod
-    def from_settings(cls):
-        return cls(
-            settings.PLEX_URL,
-            settings.PLEX_TOKEN,
-            library=settings.PLEX_LIBRARY,
-            timeout=settings.PLEX_TIMEOUT,
-        )
 
     def _call(self, fn, what):
         return self._session.call(fn, what)
@@ -128,7 +123,7 @@ class PlexSource(MediaSource):
 
     def count_tracks(self):
         data = self._query(self._listing(_TRACK), "the track count", start=0, size=0)
-        self._track_total = text_int(data.attrib.get("totalSize")) or 0
+        self._track_total = text_number(data.attrib.get("totalSize")) or 0
         return self._track_total
 
     def prepare(self, page_size):
@@ -301,7 +296,7 @@ class PlexSource(MediaSource):
         def fetch(start, size):
             data = self._query(f"/playlists/{playlist_id}/items", "the playlist", start=start, size=size)
             tracks = [el.attrib for el in data if el.tag == "Track"]
-            return [(a.get("playlistItemID"), a["ratingKey"]) for a in tracks], text_int(
+            return [(a.get("playlistItemID"), a["ratingKey"]) for a in tracks], text_number(
                 data.attrib.get("totalSize")
             )
 
@@ -366,7 +361,7 @@ class PlexSource(MediaSource):
     def _pages(self, plex_type, tag, page_size, what, extra="", check_total=None):
         def fetch(start, size):
             data = self._query(self._listing(plex_type, extra), what, start=start, size=size)
-            total = text_int(data.attrib.get("totalSize"))
+            total = text_number(data.attrib.get("totalSize"))
             if check_total:
                 check_total(total)
             return [el for el in data if el.tag == tag], total
@@ -378,7 +373,7 @@ class PlexSource(MediaSource):
         album = self._albums.get(a.get("parentRatingKey"), (None, (), False, None))
         album_year, album_genres, album_live, artist = album
         album_artist = a.get("grandparentTitle", "")
-        rating = _float(a.get("userRating"))
+        rating = text_number(a.get("userRating"), float)
         return {
             "rating_key": a.get("ratingKey", ""),
             "title": a.get("title", ""),
@@ -387,16 +382,16 @@ class PlexSource(MediaSource):
             "album_artist": album_artist,
             "album": a.get("parentTitle", ""),
             "album_key": a.get("parentRatingKey", ""),
-            "track_number": text_int(a.get("index")),
-            "disc_number": text_int(a.get("parentIndex")),
-            "duration_ms": text_int(a.get("duration")),
+            "track_number": text_number(a.get("index")),
+            "disc_number": text_number(a.get("parentIndex")),
+            "duration_ms": text_number(a.get("duration")),
             "year": _year(a.get("parentYear")) or _year(a.get("year")) or album_year,
             "genres": list(_tags(el, "Genre") or album_genres or self._artists.get(artist, ())),
             "user_rating": None if rating is None else max(0, min(10, round(rating))),
-            "play_count": text_int(a.get("viewCount")) or 0,
-            "last_played_at": from_epoch(text_int(a.get("lastViewedAt"))),
-            "added_at": from_epoch(text_int(a.get("addedAt"))),
-            "server_updated_at": from_epoch(text_int(a.get("updatedAt"))),
+            "play_count": text_number(a.get("viewCount")) or 0,
+            "last_played_at": from_epoch(text_number(a.get("lastViewedAt"))),
+            "added_at": from_epoch(text_number(a.get("addedAt"))),
+            "server_updated_at": from_epoch(text_number(a.get("updatedAt"))),
             "server_says_live": album_live,
         }
 
@@ -423,19 +418,12 @@ def _playlist_ref(el):
         unwritable = "a smart playlist"
     elif a.get("readOnly") == "1" or a.get("specialPlaylistType"):
         unwritable = "a read-only playlist"
-    return PlaylistRef(a["ratingKey"], a.get("title", ""), text_int(a.get("leafCount")) or 0, unwritable)
+    return PlaylistRef(a["ratingKey"], a.get("title", ""), text_number(a.get("leafCount")) or 0, unwritable)
 
 
 def _tags(el, tag):
     return tuple(child.attrib["tag"] for child in el if child.tag == tag and child.attrib.get("tag"))
 
 
-def _float(value):
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _year(value):
-    return plausible_year(text_int(value))
+    return plausible_year(text_number(value))
