@@ -11,4 +11,5 @@ VOLUME /data
 EXPOSE 8000
 # migrate is idempotent; the web and worker services may both run it at start.
 ENTRYPOINT ["sh", "-c", "python manage.py migrate --noinput && exec \"$@\"", "--"]
-CMD ["gunicorn", "mediasage.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4"]
+# gunicorn.conf.py holds the rest of the web server's command line.
+CMD ["gunicorn", "--bind", "0.0.0.0:8000"]

@@ -11,9 +11,9 @@ import requests
 
 
 @pytest.fixture(autouse=True)
-def _no_retry_pause(monkeypatch):
-    # The adapter waits a second before its one retry; tests need not.
-    monkeypatch.setattr("library.sources.plex._RETRY_PAUSE", 0)
+def _no_retry_pause(settings):
+    # The adapters wait a second before their one retry; tests need not.
+    settings.MEDIA_SERVER_RETRY_PAUSE = 0
 
 
 @pytest.fixture
@@ -40,11 +40,10 @@ def visitor(db):
 
 
 @pytest.fixture
-def fake_jellyfin(settings, monkeypatch):
+def fake_jellyfin(settings):
     """A fake Jellyfin with a small generated library, and settings pointing at it."""
     from library.fakes.jellyfin import FakeJellyfinServer, FakeLibrary
 
-    monkeypatch.setattr("library.sources.jellyfin._RETRY_PAUSE", 0)
     server = FakeJellyfinServer(
         library=FakeLibrary(tracks=150, seed=7), api_key="0123456789abcdef0123456789abcdef"
     )
@@ -149,17 +148,8 @@ class Stack:
             capture_output=True,
         )
         self.web = self._spawn(
-            "web",
-            "-m",
-            "gunicorn",
-            "mediasage.wsgi",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-        )
+            "web", "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}"
+        )  # gunicorn.conf.py
         self.start_worker()
         self.wait_for(lambda: self.get("/login").status_code == 200, what="the web server")
         if self.account:

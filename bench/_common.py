@@ -264,6 +264,11 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def web_command(port):
+    """gunicorn as production runs it (its settings are in gunicorn.conf.py), on port."""
+    return [PYTHON, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]
+
+
 def runner(mode, *args):
     return [PYTHON, RUNNER, mode, *args]
 

@@ -27,10 +27,8 @@ def sync(full):
 
     rss_before = _rss_mb()
     start = time.monotonic()
-    result = sync("plex", full=full)
+    result = sync("plex", full=full)  # None only if another run took the claim over: none runs here
     wall = time.monotonic() - start
-    if result is None:
-        return {"error": "skipped", "message": "sync returned None (claim lost)"}
     return {
         "wall_s": wall,
         "track_count": result.track_count,
@@ -39,7 +37,7 @@ def sync(full):
         "removed": result.removed,
         "duration_ms": result.duration_ms,
         "requests": result.requests,
-        "mode": getattr(result, "mode", None),
+        "mode": result.mode,
         "rss_before_mb": rss_before,
     }
 

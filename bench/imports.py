@@ -23,7 +23,18 @@ import threading
 import time
 
 import requests
-from _common import PYTHON, ROOT, Cleanup, env_for, free_port, header, run, summary, table, wait_until
+from _common import (
+    ROOT,
+    Cleanup,
+    env_for,
+    free_port,
+    header,
+    run,
+    summary,
+    table,
+    wait_until,
+    web_command,
+)
 from reads import fill_cache
 
 CSV = b"Artist,Title\nNobody Known,Nothing Like It\nAnother Name,Some Song\n"
@@ -177,12 +188,7 @@ def main():
         data, url = fill_cache(cleanup, args.tracks)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        cleanup.spawn(
-            [PYTHON, "-m", "gunicorn", "mediasage.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-             "--threads", "4"],
-            env_for(data, url),
-            log=cleanup.tempdir("imports-logs") / "web.log",
-        )  # fmt: skip
+        cleanup.spawn(web_command(port), env_for(data, url), log=cleanup.tempdir("imports-logs") / "web.log")
         wait_until(lambda: requests.get(base + "/api/library/status", timeout=5).ok, 60, "gunicorn")
         short_imports(base, args.imports, problems)
         print()

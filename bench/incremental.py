@@ -6,7 +6,7 @@ The fake Plex runs in this process, so the script can change its library between
 with the fake's own mutation methods; each sync runs in a process of its own
 (bench/_runner.py), so its wall time and peak RSS are that process's. Steps:
 
-  1. full sync (run_sync(full=True)) of a fresh cache
+  1. full sync (sync("plex", full=True)) of a fresh cache
   2. re-sync, library unchanged
   3. re-sync after 1% of the tracks changed (FakeLibrary.change_tracks: retitles and ratings)
   4. re-sync after 0.5% added and 0.5% removed (add_tracks / remove_tracks)
@@ -37,7 +37,6 @@ class Bench:
         self.cleanup = cleanup
         self.fake = fake
         self.check = check
-        self.full_supported = True
         self.data = new_data_dir(cleanup, "incremental")
         self.rows = []
         self.problems = []
@@ -45,20 +44,11 @@ class Bench:
 
     def sync(self, data, full=False):
         self.fake.reset_counts()
-        args = runner("sync", *(["--full"] if full and self.full_supported else []))
+        args = runner("sync", *(["--full"] if full else []))
         cpu = time.process_time()  # this process only serves the fake Plex meanwhile
         m = run_measured(self.cleanup, args, env_for(data, self.fake.url), timeout=900)
         fake_cpu = time.process_time() - cpu
         r = m.json()
-        if r.get("error") == "full_not_supported":
-            self.full_supported = False
-            print(
-                "\n!! run_sync() does not accept full=True yet (the incremental mode has not landed in\n"
-                "!! library/sync.py). Measuring plain run_sync() instead: every re-sync below is then a\n"
-                "!! full sync, and the fractions show the cost of having no incremental mode.\n",
-                flush=True,
-            )
-            return self.sync(data, full=False)
         if m.returncode or "error" in r:
             raise RuntimeError(f"sync failed (exit {m.returncode}):\n{m.stdout[-3000:]}")
         r.update(peak_rss_mb=m.peak_rss_mb, cpu_s=m.cpu_s, fake_cpu_s=fake_cpu)
@@ -197,8 +187,6 @@ def main():
         "check",
     ]
     print(table(headers, out))
-    if not bench.full_supported:
-        bench.problems.insert(0, "run_sync() has no full= parameter yet: incremental mode not measurable")
     print(
         "\n" + ("TARGETS MISSED:\n  " + "\n  ".join(bench.problems) if bench.problems else "all targets met")
     )

@@ -35,6 +35,7 @@ from _common import (
     start_fakeplex,
     table,
     wait_until,
+    web_command,
 )
 
 LOCKED = "database is locked"
@@ -145,12 +146,7 @@ def main():
         env = env_for(data, url, LOG_LEVEL="INFO")
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        web = cleanup.spawn(
-            [PYTHON, "-m", "gunicorn", "mediasage.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-             "--threads", "4"],
-            env,
-            log=logs / "web.log",
-        )  # fmt: skip
+        web = cleanup.spawn(web_command(port), env, log=logs / "web.log")
         session = requests.Session()
         wait_until(lambda: session.get(base + "/api/library/status", timeout=5).ok, 60, "gunicorn")
 

@@ -21,7 +21,6 @@ from urllib.parse import urlencode
 
 import requests
 from _common import (
-    PYTHON,
     ROOT,
     Cleanup,
     env_for,
@@ -36,6 +35,7 @@ from _common import (
     table,
     time_calls,
     wait_until,
+    web_command,
 )
 
 LIMIT_MS = 100
@@ -134,8 +134,7 @@ def over_http(cleanup, data, url, n, sets):
     """Real HTTP against gunicorn as docker-compose runs it, one request at a time."""
     port = free_port()
     logs = cleanup.tempdir("reads-gunicorn")
-    args = [PYTHON, "-m", "gunicorn", "mediasage.wsgi", "--bind", f"127.0.0.1:{port}"]
-    web = cleanup.spawn([*args, "--workers", "2", "--threads", "4"], env_for(data, url), log=logs / "web.log")
+    web = cleanup.spawn(web_command(port), env_for(data, url), log=logs / "web.log")
     base = f"http://127.0.0.1:{port}"
     session = requests.Session()
     wait_until(lambda: session.get(base + "/api/library/status", timeout=5).ok, 60, "gunicorn")

@@ -9,7 +9,7 @@ sync-first, the scheduled check and tests:
 Whether a sync is due is SyncState.sync_due(). The steps of a run are in
 _Run.execute; the cache writes are in library.cache, the state and history
 writes in SyncState's methods, the heartbeat in library.heartbeat. The engine
-knows no server: adapters hand it pages of track dicts (library.sources).
+knows no server: adapters (library.sources.base.MediaSource) hand it pages of TrackRow.
 """
 
 import logging
@@ -275,9 +275,9 @@ _FILTER_FAILURES = {
 
 
 def _cache_row(source, track):
-    """An adapter's track dict as a cache row. The live rules weigh the title, the
+    """An adapter's TrackRow as a cache row. The live rules weigh the title, the
     album title and whatever the server itself says (`server_says_live`)."""
-    row = {"artists": [track["artist"]], **track, "source": source}
+    row = {**track, "source": source}
     row["is_live"] = is_live(row["title"], row["album"], row.pop("server_says_live", False))
     return row
 

@@ -191,6 +191,8 @@ JELLYFIN_LIBRARY = _env("JELLYFIN_LIBRARY")
 JELLYFIN_TIMEOUT = _env_int("JELLYFIN_TIMEOUT", 30, minimum=1)
 # The largest answer read from either server; a 1,000-track page is about 1 MB.
 MEDIA_SERVER_MAX_RESPONSE_MB = _env_int("MEDIA_SERVER_MAX_RESPONSE_MB", 64, minimum=1)
+# Seconds before the one retry of a failed request to either server (tests set 0).
+MEDIA_SERVER_RETRY_PAUSE = 1.0
 DEMO_MODE = _env_bool("MEDIASAGE_DEMO")
 
 SYNC_PAGE_SIZE = _env_int("SYNC_PAGE_SIZE", 1000, minimum=1)

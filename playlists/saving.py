@@ -92,13 +92,14 @@ def save(source, title, keys, mode="sync", playlist_id=None):
     elif mode in ("replace", "append"):
         playlist_id = _resolve(adapter.list_playlists(), playlist_id)
     saved = adapter.save_playlist(title, keys, mode=mode, playlist_id=playlist_id)
-    return replace(saved, left_out=len(asked) - len(keys))
+    # The adapter was made for this save: its count includes finding the playlist.
+    return replace(saved, left_out=len(asked) - len(keys), requests=adapter.request_count)
 
 
 def _by_title(playlists, title):
-    for playlist_id, name, _ in playlists:
-        if name.strip().casefold() == title.strip().casefold():
-            return playlist_id
+    for playlist in playlists:
+        if playlist.title.strip().casefold() == title.strip().casefold():
+            return playlist.id
     return None
 
 
@@ -108,6 +109,6 @@ def _resolve(playlists, wanted):
     playlist, or a smart or read-only one (never offered as a target)."""
     if not wanted:
         raise SaveError("Choose the playlist to update.")
-    if any(pid == str(wanted) for pid, _, _ in playlists):
+    if any(playlist.id == str(wanted) for playlist in playlists):
         return str(wanted)
     return _by_title(playlists, str(wanted)) or str(wanted)

@@ -160,7 +160,9 @@ class FakeJellyfinServer(FakeServer):
     For assertions: `requests` counts (method, route pattern), never the key; `track_pages`
     counts successful track pages; `playlists` holds what clients made. Flip `faults` to
     misbehave; set `server_id` to become a different server. `users` and `views` may be
-    replaced; the tracks live in the first music view.
+    replaced; the tracks live in the first music view. `edit_items`, when set, is given
+    each track item before it is sent and returns what to send (fields real servers
+    send oddly).
     """
 
     thread_name = "fakejellyfin"
@@ -187,6 +189,7 @@ class FakeJellyfinServer(FakeServer):
         self.users = [FakeUser("Admin", is_admin=True), FakeUser("Family")]
         self.views = [(library_title, "music"), ("Movies", "movies")]
         self.playlists: dict[str, FakePlaylist] = {}
+        self.edit_items = None
 
     # -- request handling -----------------------------------------------------------------------
 
@@ -231,7 +234,10 @@ class FakeJellyfinServer(FakeServer):
         elif page:
             with self._count_lock:
                 self.track_pages += 1
-        return _send(handler, 200, data)
+        _send(handler, 200, data)
+        if page and fault != "malformed" and self.on_track_page:
+            self.on_track_page([t.rating_key for t in self._last_page])
+        return None
 
     def _token(self, req):
         """The API key where Jellyfin looks: the Authorization header, then the legacy
@@ -320,6 +326,7 @@ class FakeJellyfinServer(FakeServer):
 
     def _post_playlist_items(self, req, guid):
         user = self._user(req, required=True)
+        self._playlist_add_fault()
         playlist = self._playlist(guid)
         if playlist.owner_id != user.id:
             raise _HttpError(403)
@@ -411,6 +418,7 @@ class FakeJellyfinServer(FakeServer):
         start = req.int("startIndex") or 0
         limit = req.int("limit")
         page = objects[start:] if limit is None else objects[start : start + limit]
+        self._last_page = page  # for on_track_page
         return {"Items": [render(o) for o in page], "TotalRecordCount": len(objects), "StartIndex": start}
 
     def _track(self, guid):
@@ -515,7 +523,8 @@ class FakeJellyfinServer(FakeServer):
         if images:
             dto |= {"ImageTags": {}, "BackdropImageTags": []}
         dto["ImageBlurHashes"] = {}  # set whether or not images were asked for
-        return dto | {"LocationType": "FileSystem", "MediaType": "Audio"}
+        dto |= {"LocationType": "FileSystem", "MediaType": "Audio"}
+        return self.edit_items(dto) if self.edit_items else dto
 
     def _user_data(self, t, user):
         # Rating and Likes are null for music, and Jellyfin leaves nulls out.

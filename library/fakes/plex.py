@@ -125,6 +125,8 @@ class FakePlexServer(FakeServer):
 
     `ignore_filters`: True answers every listing as if unfiltered; a set of names ignores
     those filters only ("track.lastRatedAt" that one, "lastRatedAt" at every level).
+    `refused_filters`: names of filters answered 400, as a server version that does not
+    know them ("lastRatedAt" at every level, "track.lastRatedAt" that one only).
     `ignore_field_hints`: True ignores excludeFields and includeFields.
     """
 
@@ -145,6 +147,7 @@ class FakePlexServer(FakeServer):
         self.section_title = section_title
         self.friendly_name = "MediaSage Fake Plex"
         self.ignore_filters = False
+        self.refused_filters = set()
         self.ignore_field_hints = False
         self.playlists: dict[int, FakePlaylist] = {}
         self._next_item_id = 1001
@@ -196,7 +199,10 @@ class FakePlexServer(FakeServer):
         elif page:
             with self._count_lock:
                 self.track_pages += 1
-        return _send(handler, 200, body, content_type)
+        _send(handler, 200, body, content_type)
+        if page and fault != "malformed" and self.on_track_page:
+            self.on_track_page([t.rating_key for t in self._last_page])
+        return None
 
     # -- routes (see _ROUTES); each returns a MediaContainer element or None for an empty 200 ----
 
@@ -391,6 +397,7 @@ class FakePlexServer(FakeServer):
 
     def _put_playlist_items(self, req, key):
         playlist = self._writable(key)
+        self._playlist_add_fault()
         keys = self._uri_keys(req.query.get("uri", ""))
         self._append(playlist, keys)
         attrs = [("size", 1), ("leafCountAdded", len(keys)), ("leafCountRequested", len(keys))]
@@ -425,6 +432,7 @@ class FakePlexServer(FakeServer):
         """The requested slice of objects, and the container attributes that describe it."""
         start, size = req.paging()
         page = objects[start:] if size is None else objects[start : start + size]
+        self._last_page = page  # for on_track_page
         return page, [("size", len(page)), ("totalSize", len(objects)), ("offset", start)]
 
     def _filtered(self, objects, libtype, query):
@@ -432,6 +440,8 @@ class FakePlexServer(FakeServer):
         for key, value in query.items():
             if self._ignores(key):
                 continue
+            if _named(key, self.refused_filters):
+                raise _HttpError(400)
             if match := _FILTER.fullmatch(key):
                 level, field, op = match.groups()
                 attr = _FILTER_ATTRS[field]
@@ -455,11 +465,10 @@ class FakePlexServer(FakeServer):
 
     def _ignores(self, key):
         """Whether the ignore_filters switch makes this query parameter a no-op."""
-        name = key.rstrip("<>!=")
         ignored = self.ignore_filters
         if ignored is True:
-            return name != key or name == "title"  # every filter, not sort or paging
-        return bool(ignored) and (name in ignored or name.rpartition(".")[2] in ignored)
+            return key.rstrip("<>!=") != key or key == "title"  # every filter, not sort or paging
+        return bool(ignored) and _named(key, ignored)
 
     def _date(self, value):
         if match := _RELATIVE_DATE.fullmatch(value):
@@ -875,6 +884,13 @@ def _json(el):
     for child in children:
         obj.setdefault(child[3] or child[0], []).append(_json(child))
     return obj
+
+
+def _named(key, names):
+    """Whether a filter parameter ("track.lastRatedAt>>") is one of `names`, with or
+    without its level."""
+    name = key.rstrip("<>!=")
+    return name in names or name.rpartition(".")[2] in names
 
 
 def _send(handler, status, body, content_type="text/xml;charset=utf-8"):

@@ -33,6 +33,8 @@ class Faults:
         self.drop_after_pages = None  # then close the connection without a response
         self.malformed_after_pages = None  # then 200 with truncated XML
         self.status = None  # answer every request but /identity with this status
+        # Then the next add to a playlist and its retry answer 500; later adds succeed.
+        self.fail_playlist_adds_after = None
         # Wire faults, on every request:
         self.drip = None  # (n, seconds): send answers n bytes at a time, `seconds` apart
         self.oversize_mb = None  # answer 200 with a valid, empty listing padded to this many MB
@@ -53,7 +55,9 @@ class FakeServer:
     """Lifecycle and counters; subclasses answer requests in `_serve(handler)`.
 
     start()/stop(), or `with`. `requests` counts (method, route pattern) and
-    `track_pages` the track pages served without a fault."""
+    `track_pages` the track pages served without a fault. `on_track_page`, when set,
+    is called with the library keys of each such page once it is served, so a test
+    can edit the library in the middle of a sync."""
 
     max_url_length = 8192  # longer request lines get 414, as on real servers
     thread_name = "fake-server"
@@ -68,6 +72,7 @@ class FakeServer:
         self.faults = Faults()
         self.requests = Counter()
         self.track_pages = 0
+        self.on_track_page = None
         self.total_requests = 0
         self._count_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -117,6 +122,16 @@ class FakeServer:
         with self._count_lock:
             self.requests[(method, route)] += 1
             self.total_requests += 1
+
+    def _playlist_add_fault(self):
+        """Raise the 500 that faults.fail_playlist_adds_after asks for, when it is due."""
+        with self._count_lock:
+            left = self.faults.fail_playlist_adds_after
+            if left is None:
+                return
+            self.faults.fail_playlist_adds_after = left - 1
+        if left in (0, -1):  # the add and its retry
+            raise _HttpError(500)
 
     def _too_long(self, handler):
         return len(handler.raw_requestline.rstrip(b"\r\n")) > self.max_url_length

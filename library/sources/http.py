@@ -1,6 +1,6 @@
 """The wire to one media server: a requests.Session both adapters use, hardened
-against broken and hostile servers, and the one place that turns a failed
-request into a SourceError.
+against broken and hostile servers, and the one place for timeouts, the one
+retry, turning a failed request into a SourceError, and counting requests.
 
 - Secrets stay home: a redirect that leaves the server's origin (scheme, host,
   port) loses the token headers and token query parameters.
@@ -13,7 +13,10 @@ request into a SourceError.
   with the stdlib, whose defence against entity expansion depends on the expat
   it was built with. Plex never sends a DTD.
 - Every status but 200, 201 and 204 is raised here (plexapi trips over codes it
-  has no name for, such as 599), and call() maps every failure to a SourceError.
+  has no name for, such as 599), and call() maps every failure to a SourceError
+  whose kind is an ErrorKind, retrying once what may pass.
+- `request_count` counts every request sent (each retry and redirect too); nothing
+  about a request is kept but the count and the server's clock (`server_time`).
 """
 
 import codecs
@@ -34,7 +37,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from library.sources import SourceError
+from library.sources.base import SourceError, server_time
+from library.vocab import ErrorKind
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +78,10 @@ class ServerSession(requests.Session):
     """A session for one media server. `label` ("Plex") and `credential` (the
     secret and its setting, "the token … PLEX_TOKEN") go into error messages;
     `timeout` is each request's deadline in seconds, and a failed request is
-    retried once after `retry_pause` seconds, so a request's worst case is about
-    twice the timeout."""
+    retried once after MEDIA_SERVER_RETRY_PAUSE seconds, so a request's worst case
+    is about twice the timeout."""
 
-    def __init__(self, url, label, credential, setting, timeout, retry_pause):
+    def __init__(self, url, label, credential, setting, timeout):
         super().__init__()
         parts = urlsplit(url)
         self._origin = _origin(url)
@@ -85,7 +89,9 @@ class ServerSession(requests.Session):
         self.where = parts.hostname + (f":{parts.port}" if parts.port else "")
         self.label, self.credential, self.setting = label, credential, setting
         self.timeout = timeout
-        self.retry_pause = retry_pause
+        self.retry_pause = settings.MEDIA_SERVER_RETRY_PAUSE
+        self.request_count = 0
+        self.server_time = None  # the Date of the latest good answer
         self.max_mb = settings.MEDIA_SERVER_MAX_RESPONSE_MB
         self.max_redirects = _MAX_REDIRECTS
         self.mount("http://", _WatchedAdapter())
@@ -114,7 +120,12 @@ class ServerSession(requests.Session):
         # A body read until the close that the watchdog forced looks complete.
         if deadline.expired:
             raise self._deadline_exceeded()
+        self.server_time = server_time(response) or self.server_time
         return response
+
+    def send(self, request, **kwargs):
+        self.request_count += 1  # every request that goes out: a retry or a redirect too
+        return super().send(request, **kwargs)
 
     def _deadline_exceeded(self):
         return DeadlineExceeded(f"no complete answer within {self.timeout} s")
@@ -157,6 +168,16 @@ class ServerSession(requests.Session):
 
     # -- errors ---------------------------------------------------------------
 
+    @property
+    def server(self):
+        """How messages name the server: "Plex at 192.168.1.10:32400"."""
+        return f"{self.label} at {self.where}"
+
+    def error(self, kind, said):
+        """A SourceError of `kind` saying what the server did: error(BAD_RESPONSE,
+        "sent an empty answer for tracks") -> "Plex at host:port sent an empty answer…"."""
+        return SourceError(kind, f"{self.server} {said}")
+
     def call(self, fn, what, refused=""):
         """Run fn() (one request), retrying once on a timeout, a dropped connection
         or a 5xx, and turn every failure into a SourceError the user can act on.
@@ -176,54 +197,56 @@ class ServerSession(requests.Session):
 
     def _error(self, exc, what, refused):
         """(SourceError, worth a retry) for a failed request."""
-        server = f"{self.label} at {self.where}"
+        server = self.server
         if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
             status = exc.response.status_code
             if status == 401:
                 message = f"{server} rejected {self.credential} (HTTP 401). Check {self.setting}."
-                return SourceError("unauthorized", message), False
+                return SourceError(ErrorKind.UNAUTHORIZED, message), False
             if status == 404:
-                return SourceError("not_found", f"{server} has no {what} (HTTP 404)."), False
+                return SourceError(ErrorKind.NOT_FOUND, f"{server} has no {what} (HTTP 404)."), False
             message = f"{server} answered HTTP {status} for {what}."
             if status in (400, 403):
                 message += refused
-            return SourceError("unauthorized" if status == 403 else "bad_response", message), status >= 500
+            return SourceError(
+                ErrorKind.UNAUTHORIZED if status == 403 else ErrorKind.BAD_RESPONSE, message
+            ), status >= 500
         if isinstance(exc, TooLarge):
             message = f"{server} sent more than {self.max_mb} MB for {what} (MEDIA_SERVER_MAX_RESPONSE_MB)."
-            return SourceError("bad_response", message), False
+            return SourceError(ErrorKind.BAD_RESPONSE, message), False
         if isinstance(exc, UnsafeXML):
             message = f"{server} sent XML declaring a DTD for {what}, which MediaSage refuses."
-            return SourceError("bad_response", message), False
+            return SourceError(ErrorKind.BAD_RESPONSE, message), False
         if isinstance(exc, ParseError):
-            return SourceError("bad_response", f"{server} sent malformed XML for {what}."), False
+            return SourceError(ErrorKind.BAD_RESPONSE, f"{server} sent malformed XML for {what}."), False
         if isinstance(exc, requests.exceptions.SSLError):
             message = (
                 f"{server} failed the HTTPS certificate check. Use the address its certificate is for "
                 "(for Plex, its plex.direct address), or http:// on your own network."
             )
-            return SourceError("unreachable", message), False
+            return SourceError(ErrorKind.UNREACHABLE, message), False
         if isinstance(exc, requests.exceptions.Timeout):
             message = f"{server} did not answer within {self.timeout} s for {what}."
-            return SourceError("timeout", message), True
+            return SourceError(ErrorKind.TIMEOUT, message), True
         if isinstance(exc, requests.exceptions.ContentDecodingError):
             message = f"{server} sent a compressed answer that does not decompress for {what}."
-            return SourceError("bad_response", message), False
+            return SourceError(ErrorKind.BAD_RESPONSE, message), False
         if isinstance(exc, requests.exceptions.TooManyRedirects):
             message = f"{server} redirected more than {_MAX_REDIRECTS} times for {what}."
-            return SourceError("bad_response", message), False
+            return SourceError(ErrorKind.BAD_RESPONSE, message), False
         if isinstance(exc, requests.exceptions.ConnectionError) and _not_http(exc):
-            return SourceError("bad_response", f"{server} did not answer in HTTP for {what}."), False
+            return SourceError(ErrorKind.BAD_RESPONSE, f"{server} did not answer in HTTP for {what}."), False
         if isinstance(exc, requests.exceptions.ChunkedEncodingError):
             message = f"{server} broke the connection off while sending {what}."
-            return SourceError("unreachable", message), True
+            return SourceError(ErrorKind.UNREACHABLE, message), True
         if isinstance(exc, requests.exceptions.ConnectionError):
-            return SourceError("unreachable", f"Cannot reach {server}."), True
+            return SourceError(ErrorKind.UNREACHABLE, f"Cannot reach {server}."), True
         # A redirect to a non-HTTP address, a header requests refuses, plexapi failing
         # on an odd answer: the server's doing, and it would do the same again.
         if not isinstance(exc, requests.exceptions.RequestException):
             log.warning("%s: unexpected failure reading %s", server, what, exc_info=True)
         message = f"{server} sent an answer MediaSage cannot use for {what} ({exc.__class__.__name__})."
-        return SourceError("bad_response", message), False
+        return SourceError(ErrorKind.BAD_RESPONSE, message), False
 
 
 # -- the deadline -------------------------------------------------------------

@@ -25,17 +25,25 @@ What it relies on (Jellyfin 10.9 and later, which moved user views to /UserViews
   refuses an API key that removal, replace fails before changing anything.
 """
 
-import contextlib
 import uuid
 from datetime import UTC, datetime
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
-from library.sources import SavedPlaylist, ServerInfo, SourceError, pick_library, server_time, stable_pages
+from library.sources.base import (
+    MediaSource,
+    PlaylistRef,
+    ServerInfo,
+    from_iso,
+    json_count,
+    pick_library,
+    plausible_year,
+    read_all,
+    stable_pages,
+    undo_on_failure,
+)
 from library.sources.http import ServerSession
+from library.vocab import ErrorKind
 
-_RETRY_PAUSE = 1.0
-# Kestrel answers 414 to request lines over 8 KB; ids to add or remove go in the URL.
-_MAX_URL_CHARS = 6000
 _TICKS_PER_MS = 10_000
 # Not DateLastSaved: Jellyfin accepts it but BaseItemDto has no such property, so it
 # never comes (the minDateLastSaved filter works all the same).
@@ -48,19 +56,23 @@ _ENTRY_REMOVAL_REFUSED = (
 )
 
 
-class JellyfinSource:
+class JellyfinSource(MediaSource):
     name = "jellyfin"
     label = "Jellyfin"
+    setting_names = {
+        "url": "JELLYFIN_URL",
+        "api_key": "JELLYFIN_API_KEY",
+        "user_id": "JELLYFIN_USER_ID",
+        "library": "JELLYFIN_LIBRARY",
+        "timeout": "JELLYFIN_TIMEOUT",
+    }
 
     def __init__(self, url, api_key, user_id="", library="", timeout=30):
         self.url = url.rstrip("/")
+        super().__init__(ServerSession(self.url, "Jellyfin", "the API key", "JELLYFIN_API_KEY", timeout))
         self._user_id = user_id
         self._library = library
-        self._session = ServerSession(
-            self.url, "Jellyfin", "the API key", "JELLYFIN_API_KEY", timeout, _RETRY_PAUSE
-        )
         self._library_id = None
-        self.request_count = 0
         # A stable DeviceId, so Jellyfin lists one device for MediaSage, not one per run.
         device = uuid.uuid5(uuid.NAMESPACE_URL, self.url).hex
         self._headers = {
@@ -69,19 +81,13 @@ class JellyfinSource:
             f'DeviceId="{device}", Version="{_VERSION}"',
         }
 
-    @property
-    def _where(self):
-        return urlparse(self.url).netloc
-
-    # -- errors ---------------------------------------------------------------
+    # -- requests ---------------------------------------------------------------
 
     def _request(self, method, path, what, params=None, json=None, refused=""):
-        """Send one request (retried once on a timeout, a dropped connection or a 5xx);
-        every failure becomes a SourceError the user can act on. `refused` adds an
-        explanation to a 400 or 403."""
+        """Send one request through the session (its one retry, its errors). `refused`
+        adds an explanation to a 400 or 403."""
 
         def send():
-            self.request_count += 1
             url = self.url + path
             return self._session.request(method, url, params=params, json=json, headers=self._headers)
 
@@ -94,28 +100,24 @@ class JellyfinSource:
         try:
             data = response.json()
         except ValueError:
-            raise SourceError(
-                "bad_response", f"Jellyfin at {self._where} sent malformed JSON for {what}."
-            ) from None
+            raise self._session.error(ErrorKind.BAD_RESPONSE, f"sent malformed JSON for {what}.") from None
         if not isinstance(data, kind):
-            raise SourceError(
-                "bad_response", f"Jellyfin at {self._where} sent an unexpected answer for {what}."
-            )
+            raise self._unexpected(what)
         return data
+
+    def _unexpected(self, what):
+        return self._session.error(ErrorKind.BAD_RESPONSE, f"sent an unexpected answer for {what}.")
 
     def _items(self, data, what):
         items = data.get("Items")
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            raise SourceError(
-                "bad_response", f"Jellyfin at {self._where} sent an unexpected answer for {what}."
-            )
+            raise self._unexpected(what)
         return items
 
     # -- the adapter interface --------------------------------------------------
 
     def connect(self):
-        response = self._request("GET", "/System/Info/Public", "its identity")
-        info = self._json(response, "its identity")
+        info = self._get("/System/Info/Public", "its identity")
         user = self._user()
         views = self._get("/UserViews", f"libraries for user {user}", {"userId": user})
         music = [
@@ -128,7 +130,7 @@ class JellyfinSource:
             server_id=str(info.get("Id") or ""),
             server_name=str(info.get("ServerName") or ""),
             library_title=title,
-            server_time=server_time(response),
+            server_time=self._session.server_time,
         )
 
     def _user(self):
@@ -144,20 +146,16 @@ class JellyfinSource:
                 and u.get("Id")
             ]
             if not admins:
-                raise SourceError(
-                    "not_found",
-                    f"Jellyfin at {self._where} lists no administrator to act for. "
-                    "Set JELLYFIN_USER_ID to the user whose music to use.",
+                raise self._session.error(
+                    ErrorKind.NOT_FOUND,
+                    "lists no administrator to act for. Set JELLYFIN_USER_ID to the user whose music to use.",
                 )
             self._user_id = admins[0]["Id"]
         return self._user_id
 
     def count_tracks(self):
         data = self._get("/Items", "the track count", self._listing(0, 0))
-        return _int(data.get("TotalRecordCount")) or 0
-
-    def prepare(self, page_size):
-        """Nothing to do: Jellyfin puts genres and year on every track."""
+        return json_count(data.get("TotalRecordCount")) or 0
 
     def track_pages(self, page_size):
         """Yield lists of track dicts, one list per request."""
@@ -196,7 +194,7 @@ class JellyfinSource:
 
         def fetch(start, size):
             data = self._get("/Items", what, self._listing(start, size) | (query or {}))
-            return self._items(data, what), _int(data.get("TotalRecordCount"))
+            return self._items(data, what), json_count(data.get("TotalRecordCount"))
 
         return stable_pages(fetch, lambda item: item.get("Id"), page_size)
 
@@ -219,9 +217,11 @@ class JellyfinSource:
         }
 
     # -- playlists --------------------------------------------------------------
+    # A new playlist takes all its tracks in one request (the ids travel in a JSON body).
+    # Adding to or emptying an existing one puts ids in the URL, about 170 a request.
 
     def list_playlists(self):
-        """The user's audio playlists: [(id, title, item count)]."""
+        """The user's audio playlists (all of them writable)."""
         params = {
             "userId": self._user(),
             "IncludeItemTypes": "Playlist",
@@ -232,91 +232,53 @@ class JellyfinSource:
         }
         data = self._get("/Items", "playlists", params)
         return [
-            (p["Id"], _text(p.get("Name")), _int(p.get("ChildCount")) or 0)
+            PlaylistRef(p["Id"], _text(p.get("Name")), json_count(p.get("ChildCount")) or 0)
             for p in self._items(data, "playlists")
             if p.get("MediaType") == "Audio" and p.get("Id")
         ]
-
-    def save_playlist(self, title, keys, mode="create", playlist_id=None):
-        """Write `keys` to a playlist: a new one ("create"), an existing one whose
-        contents become `keys` ("replace", same playlist id, so clients that pinned it
-        keep it), or an existing one gaining the keys it lacks ("append").
-
-        A new playlist takes all its tracks in one request (the ids travel in a JSON
-        body). Adding to or emptying an existing one puts ids in the URL, about 170 a
-        request. On failure, what this call changed is taken back."""
-        start = self.request_count
-        user = self._user()
-        keys = list(dict.fromkeys(str(k) for k in keys))
-        removed = 0
-        if mode == "create":
-            playlist_id = self._create(title, keys, user)
-        elif mode in ("append", "replace"):
-            old = self._entries(playlist_id, user)
-            if mode == "append":
-                present = {track for _, track in old}
-                keys = [k for k in keys if k not in present]
-                self._append(playlist_id, keys, user, old)
-            else:
-                self._replace(playlist_id, keys, user, old)
-                removed = len(old)
-        else:
-            raise ValueError(f"unknown playlist mode {mode!r}")
-        return SavedPlaylist(
-            id=str(playlist_id),
-            title=title,
-            url=self.playlist_url(playlist_id),
-            added=len(keys),
-            removed=removed,
-            requests=self.request_count - start,
-        )
 
     def playlist_url(self, playlist_id):
         """Jellyfin Web's page for the playlist, served by the server itself."""
         return f"{self.url}/web/#/details?id={playlist_id}"
 
-    def _create(self, title, keys, user):
-        body = {"Name": title, "Ids": keys, "UserId": user, "MediaType": "Audio"}
+    def _create(self, title, keys):
+        body = {"Name": title, "Ids": keys, "UserId": self._user(), "MediaType": "Audio"}
         response = self._request("POST", "/Playlists", "the new playlist", json=body)
         try:
             playlist_id = response.json().get("Id")
         except (ValueError, AttributeError):
             playlist_id = None
         if not playlist_id:
-            raise SourceError("bad_response", f"Jellyfin at {self._where} did not return the new playlist.")
+            raise self._session.error(ErrorKind.BAD_RESPONSE, "did not return the new playlist.")
         return playlist_id
 
-    def _append(self, playlist_id, keys, user, old):
-        try:
-            self._add(playlist_id, keys, user)
-        except SourceError:
-            # Take back what this call added (the server is failing already, so the
-            # original error is the one to report, whatever this does).
-            kept = {entry for entry, _ in old}
-            with contextlib.suppress(Exception):
-                added = [entry for entry, _ in self._entries(playlist_id, user) if entry not in kept]
-                self._remove(playlist_id, added, user)
-            raise
+    def _append(self, playlist_id, keys, old):
+        kept = {entry for entry, _ in old}
 
-    def _replace(self, playlist_id, keys, user, old):
-        try:
-            self._remove(playlist_id, [entry for entry, _ in old], user)
-            self._add(playlist_id, keys, user)
-        except SourceError:
-            with contextlib.suppress(Exception):  # as in _append
-                self._remove(playlist_id, [entry for entry, _ in self._entries(playlist_id, user)], user)
-                self._add(playlist_id, [track for _, track in old], user)
-            raise
+        def take_back():
+            self._remove(playlist_id, [entry for entry, _ in self._entries(playlist_id) if entry not in kept])
 
-    def _add(self, playlist_id, keys, user):
-        for chunk in _chunks(keys):
-            params = {"ids": ",".join(chunk), "userId": user}
+        with undo_on_failure(take_back):
+            self._add(playlist_id, keys)
+
+    def _replace(self, playlist_id, keys, old):
+        def put_back():
+            self._remove(playlist_id, [entry for entry, _ in self._entries(playlist_id)])
+            self._add(playlist_id, [track for _, track in old])
+
+        with undo_on_failure(put_back):
+            self._remove(playlist_id, [entry for entry, _ in old])
+            self._add(playlist_id, keys)
+
+    def _add(self, playlist_id, keys):
+        for chunk in self._chunks(keys):
+            params = {"ids": ",".join(chunk), "userId": self._user()}
             self._request("POST", _playlist_path(playlist_id), "the playlist", params=params)
 
-    def _remove(self, playlist_id, entries, user):
-        for chunk in _chunks(entries):
+    def _remove(self, playlist_id, entries):
+        for chunk in self._chunks(entries):
             # Jellyfin removes entries in bulk; 10.11 ignores userId here, later versions read it.
-            params = {"entryIds": ",".join(chunk), "userId": user}
+            params = {"entryIds": ",".join(chunk), "userId": self._user()}
             self._request(
                 "DELETE",
                 _playlist_path(playlist_id),
@@ -325,36 +287,27 @@ class JellyfinSource:
                 refused=_ENTRY_REMOVAL_REFUSED,
             )
 
-    def _entries(self, playlist_id, user):
+    def _entries(self, playlist_id):
         """[(entry id, track id)] of a playlist, in order."""
-        entries, start = [], 0
-        while True:
+
+        def fetch(start, size):
             params = {
-                "userId": user,  # needed with an API key, though Jellyfin documents it as optional
+                "userId": self._user(),  # needed with an API key, though Jellyfin documents it as optional
                 "StartIndex": start,
-                "Limit": 1000,
+                "Limit": size,
                 "EnableImages": "false",
                 "EnableUserData": "false",
             }
             data = self._get(_playlist_path(playlist_id), "the playlist", params)
             items = self._items(data, "the playlist")
-            entries += [(i.get("PlaylistItemId") or i["Id"], i["Id"]) for i in items if i.get("Id")]
-            start += len(items)
-            if not items or start >= (_int(data.get("TotalRecordCount")) or 0):
-                return entries
+            entries = [(i.get("PlaylistItemId") or i["Id"], i["Id"]) for i in items if i.get("Id")]
+            return entries, json_count(data.get("TotalRecordCount"))
+
+        return read_all(fetch)
 
 
 def _playlist_path(playlist_id):
     return f"/Playlists/{quote(str(playlist_id), safe='')}/Items"
-
-
-def _chunks(ids):
-    """Runs of ids whose comma-separated, URL-encoded list stays under the URL limit."""
-    if not ids:
-        return
-    per_request = max(1, _MAX_URL_CHARS // (max(map(len, ids)) + 3))  # each id and its encoded comma
-    for i in range(0, len(ids), per_request):
-        yield ids[i : i + per_request]
 
 
 def _track(item):
@@ -364,7 +317,7 @@ def _track(item):
     user_data = user_data if isinstance(user_data, dict) else {}
     album_artist = _text(item.get("AlbumArtist"))
     credited = _names(item.get("Artists"))
-    ticks = _int(item.get("RunTimeTicks"))
+    ticks = json_count(item.get("RunTimeTicks"))
     return {
         "rating_key": _text(item.get("Id")),
         "title": _text(item.get("Name")),
@@ -383,13 +336,13 @@ def _track(item):
         "track_number": _position(item.get("IndexNumber")),
         "disc_number": _position(item.get("ParentIndexNumber")),
         "duration_ms": ticks // _TICKS_PER_MS if ticks else None,
-        "year": _year(item.get("ProductionYear")),
+        "year": plausible_year(json_count(item.get("ProductionYear"))),
         "genres": [g for g in _list(item.get("Genres")) if isinstance(g, str) and g],
         # No star ratings in Jellyfin: a favourite is the top of the scale, the rest unrated.
         "user_rating": 10 if user_data.get("IsFavorite") is True else None,
-        "play_count": _int(user_data.get("PlayCount")) or 0,
-        "last_played_at": _date(user_data.get("LastPlayedDate")),
-        "added_at": _date(item.get("DateCreated")),
+        "play_count": json_count(user_data.get("PlayCount")) or 0,
+        "last_played_at": from_iso(user_data.get("LastPlayedDate")),
+        "added_at": from_iso(item.get("DateCreated")),
         # No item field says when it last changed (DateLastSaved never comes): incremental
         # syncs go by the server's clock instead (ServerInfo.server_time).
         "server_updated_at": None,
@@ -416,26 +369,4 @@ def _names(value):
 
 def _position(value):
     # Taggers write track or disc 0 for "unknown".
-    return _int(value) or None
-
-
-def _int(value):
-    # JSON numbers only; True is an int to Python but not a count.
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _year(value):
-    year = _int(value)
-    # Taggers write 0 or 1 for "unknown"; those are no year.
-    return year if year and 1000 <= year <= 2999 else None
-
-
-def _date(value):
-    try:
-        parsed = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    # Jellyfin writes DateTime.MinValue (year 1) for a date it does not know.
-    return parsed if parsed.year >= 1900 else None
+    return json_count(value) or None

@@ -17,19 +17,29 @@ Every listing is sorted by id (ratingKey, immutable) and paged by stable_pages()
 library edited during a sync is neither skipped nor doubled.
 """
 
-import contextlib
 from collections import Counter
-from datetime import UTC, datetime
-from urllib.parse import quote, urlencode, urlparse
+from urllib.parse import quote, urlencode
 
 from plexapi.server import PlexServer
 
-from library.sources import SavedPlaylist, ServerInfo, SourceError, pick_library, server_time, stable_pages
+from library.sources.base import (
+    MediaSource,
+    PlaylistRef,
+    ServerInfo,
+    SourceError,
+    from_epoch,
+    pick_library,
+    plausible_year,
+    read_all,
+    stable_pages,
+    text_number,
+    undo_on_failure,
+)
 from library.sources.http import ServerSession
+from library.vocab import ErrorKind
 
 # Plex type numbers for /library/sections/{id}/all?type=N
 _ARTIST, _ALBUM, _TRACK = 8, 9, 10
-_RETRY_PAUSE = 1.0
 # Hints that shrink a listing to its ratingKeys (a server may ignore them; the
 # keys are read either way): a fifth of the time for a 100k-track key listing.
 _KEYS_ONLY = (
@@ -43,10 +53,8 @@ _KEYS_ONLY = (
 # Replacing a playlist longer than this clears it (one request) instead of removing
 # its items one request each.
 _REMOVE_ONE_BY_ONE = 50
-# Plex answers 414 to request lines over about 8 KB; keys go in the URL.
-_MAX_URI_CHARS = 6000
 # Items read again by key, a request's worth at a time (keys of up to 8 digits stay
-# under _MAX_URI_CHARS).
+# under MediaSource.max_url_chars).
 _KEYS_PER_REQUEST = 500
 # A listing shows this many tags of a kind at most (python-plexapi #200, #249); an item
 # showing that many may have more. Subformat carries "Live".
@@ -55,37 +63,28 @@ _CUT_KINDS = ("Genre", "Subformat")
 _CHANGE_FILTERS = ("updatedAt", "lastRatedAt", "lastViewedAt", "album.updatedAt", "artist.updatedAt")
 
 
-class PlexSource:
+class PlexSource(MediaSource):
     name = "plex"
     label = "Plex"
+    setting_names = {
+        "url": "PLEX_URL",
+        "token": "PLEX_TOKEN",
+        "library": "PLEX_LIBRARY",
+        "timeout": "PLEX_TIMEOUT",
+    }
 
     def __init__(self, url, token, library="", timeout=30):
+        super().__init__(ServerSession(url, "Plex", "the token", "PLEX_TOKEN", timeout))
         self.url = url
         self._token = token
         self._library = library
         self._timeout = timeout
-        self._session = ServerSession(url, "Plex", "the token", "PLEX_TOKEN", timeout, _RETRY_PAUSE)
-        self._session.hooks["response"].append(self._count)
-        self.request_count = 0
-        self._server_time = None
         self._server = None
         self._section_key = None
         self._track_total = None
         self._albums = self._artists = None
 
-    def _count(self, response, *args, **kwargs):
-        self.request_count += 1
-        self._server_time = server_time(response) or self._server_time
-
-    @property
-    def _where(self):
-        return urlparse(self.url).netloc
-
-    # -- errors ---------------------------------------------------------------
-
     def _call(self, fn, what):
-        """Run one request (retried once on a timeout, a dropped connection or a 5xx);
-        every failure becomes a SourceError the user can act on."""
         return self._session.call(fn, what)
 
     def _query(self, path, what, start=None, size=None):
@@ -94,7 +93,7 @@ class PlexSource:
             headers = {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(size)}
         data = self._call(lambda: self._server.query(path, headers=headers), what)
         if data is None:
-            raise SourceError("bad_response", f"Plex at {self._where} sent an empty answer for {what}.")
+            raise self._session.error(ErrorKind.BAD_RESPONSE, f"sent an empty answer for {what}.")
         return data
 
     # -- the adapter interface --------------------------------------------------
@@ -119,12 +118,12 @@ class PlexSource:
             server_id=self._server.machineIdentifier or "",
             server_name=self._server.friendlyName or "",
             library_title=title,
-            server_time=self._server_time,
+            server_time=self._session.server_time,
         )
 
     def count_tracks(self):
         data = self._query(self._listing(_TRACK), "the track count", start=0, size=0)
-        self._track_total = _int(data.attrib.get("totalSize")) or 0
+        self._track_total = text_number(data.attrib.get("totalSize")) or 0
         return self._track_total
 
     def prepare(self, page_size):
@@ -173,7 +172,7 @@ class PlexSource:
             try:
                 data = self._query(f"/library/metadata/{','.join(chunk)}", what)
             except SourceError as exc:
-                if exc.kind != "not_found":  # all gone since: nothing to add
+                if exc.kind != ErrorKind.NOT_FOUND:  # all gone since: nothing to add
                     raise
                 continue
             found += [el for el in data if el.tag in ("Directory", "Track")]
@@ -235,10 +234,9 @@ class PlexSource:
 
         def check(total):
             if total and self._track_total and total >= self._track_total:
-                raise SourceError(
-                    "filter_ignored",
-                    f"Plex at {self._where} listed all {total} tracks as changed ({name}): "
-                    "it ignores that filter.",
+                raise self._session.error(
+                    ErrorKind.FILTER_IGNORED,
+                    f"listed all {total} tracks as changed ({name}): it ignores that filter.",
                 )
 
         return check
@@ -249,105 +247,26 @@ class PlexSource:
         return [self._track(el) for el in elements]
 
     # -- playlists --------------------------------------------------------------
+    # Keys travel in the URL, chunked under the URL limit, so N tracks cost about N/600
+    # requests. Plex removes items one request each, or all at once: replacing a short
+    # playlist adds the new tracks, then removes the old ones (never less than the old
+    # playlist on the server at any moment); a longer one is cleared, then filled, and
+    # put back as it was if filling fails.
 
     def list_playlists(self):
-        """The audio playlists MediaSage may write to (not smart, read-only or special
-        ones): [(id, title, item count)]."""
+        """The audio playlists MediaSage may write to (not smart, read-only or special ones)."""
         self._connect_server()
         data = self._query("/playlists?playlistType=audio", "playlists")
-        return [
-            (el.attrib["ratingKey"], el.attrib.get("title", ""), _int(el.attrib.get("leafCount")) or 0)
-            for el in data
-            if el.tag == "Playlist" and _unwritable(el) is None
-        ]
-
-    def _check_writable(self, playlist_id):
-        """Raise a SourceError unless Plex lets apps change this playlist."""
-        data = self._query(f"/playlists/{quote(str(playlist_id), safe='')}", f"playlist {playlist_id!r}")
-        el = next((el for el in data if el.tag == "Playlist"), None)
-        if el is None:
-            raise SourceError("not_found", f"Plex at {self._where} has no playlist {playlist_id!r}.")
-        if why := _unwritable(el):
-            title = el.attrib.get("title", playlist_id)
-            raise SourceError("read_only", f"{title!r} is {why}: Plex does not let apps change it.")
-
-    def save_playlist(self, title, keys, mode="create", playlist_id=None):
-        """Write `keys` to a playlist: a new one ("create"), an existing one whose
-        contents become `keys` ("replace", same playlist id, so clients that
-        pinned it keep it), or an existing one gaining the keys it lacks ("append").
-
-        Keys travel in the URL, chunked under Plex's URL limit, so N tracks cost
-        about N/600 requests. Plex removes items one request each, or all at once:
-        replacing a short playlist adds the new tracks, then removes the old ones
-        (never less than the old playlist on the server at any moment); a longer
-        one is cleared, then filled, and put back as it was if filling fails.
-        On failure, what this call added is taken back."""
-        self._connect_server()
-        keys = list(dict.fromkeys(str(k) for k in keys))
-        removed = 0
-        if mode == "create":
-            playlist_id, added = self._create(title, keys), len(keys)
-        elif mode in ("append", "replace"):
-            self._check_writable(playlist_id)
-            old = self._items(playlist_id)
-            if mode == "append":
-                present = {key for _, key in old}
-                keys = [k for k in keys if k not in present]
-            if mode == "replace" and len(old) > _REMOVE_ONE_BY_ONE:
-                self._refill(playlist_id, keys, [key for _, key in old])
-            else:
-                self._add_or_undo(playlist_id, keys, keep={item for item, _ in old})
-                if mode == "replace":
-                    for item, _ in old:
-                        self._call(lambda item=item: self._delete_item(playlist_id, item), "the playlist")
-            added, removed = len(keys), len(old) if mode == "replace" else 0
-        else:
-            raise ValueError(f"unknown playlist mode {mode!r}")
-        return SavedPlaylist(
-            id=str(playlist_id),
-            title=title,
-            url=self.playlist_url(playlist_id),
-            added=added,
-            removed=removed,
-            requests=self.request_count,  # all this adapter made: one adapter per save
-        )
-
-    def _refill(self, playlist_id, keys, old_keys):
-        """Clear the playlist and add `keys`; on failure, put `old_keys` back."""
-        clear = f"/playlists/{playlist_id}/items"
-        self._call(lambda: self._server.query(clear, method=self._session.delete), "the playlist")
-        try:
-            for chunk in self._chunks(keys):
-                self._put_items(playlist_id, chunk)
-        except SourceError:
-            with contextlib.suppress(Exception):  # the original error is the one to report
-                self._server.query(clear, method=self._session.delete)
-                for chunk in self._chunks(old_keys):
-                    self._put_items(playlist_id, chunk)
-            raise
+        refs = [_playlist_ref(el) for el in data if el.tag == "Playlist"]
+        return [ref for ref in refs if ref.writable]
 
     def playlist_url(self, playlist_id):
         """Plex Web's page for the playlist, served by the server itself."""
         key = quote(f"/playlists/{playlist_id}", safe="")
         return f"{self.url}/web/index.html#!/server/{self._server.machineIdentifier}/playlist?key={key}"
 
-    def _uri(self, keys):
-        return f"server://{self._server.machineIdentifier}/com.plexapp.plugins.library/library/metadata/{','.join(keys)}"
-
-    def _chunks(self, keys):
-        """Runs of keys whose encoded uri stays under the URL limit."""
-        chunk, size = [], 0
-        for key in keys:
-            cost = len(key) + 3  # the key and its encoded comma
-            if chunk and size + cost > _MAX_URI_CHARS:
-                yield chunk
-                chunk, size = [], 0
-            chunk.append(key)
-            size += cost
-        if chunk:
-            yield chunk
-
     def _create(self, title, keys):
+        self._connect_server()
         chunks = list(self._chunks(keys)) or [[]]
         query = urlencode({"type": "audio", "title": title, "smart": 0, "uri": self._uri(chunks[0])})
         data = self._call(
@@ -355,16 +274,74 @@ class PlexSource:
         )
         created = next((el for el in data if el.tag == "Playlist"), None) if data is not None else None
         if created is None:
-            raise SourceError("bad_response", f"Plex at {self._where} did not return the new playlist.")
+            raise self._session.error(ErrorKind.BAD_RESPONSE, "did not return the new playlist.")
         playlist_id = created.attrib["ratingKey"]
-        try:
+        path = f"/playlists/{playlist_id}"
+        with undo_on_failure(lambda: self._server.query(path, method=self._session.delete)):
             for chunk in chunks[1:]:
                 self._put_items(playlist_id, chunk)
-        except SourceError:
-            with contextlib.suppress(Exception):
-                self._server.query(f"/playlists/{playlist_id}", method=self._session.delete)
-            raise
         return playlist_id
+
+    def _entries(self, playlist_id):
+        """[(playlistItemID, ratingKey)] of a playlist Plex lets apps change, in order."""
+        self._connect_server()
+        data = self._query(f"/playlists/{quote(str(playlist_id), safe='')}", f"playlist {playlist_id!r}")
+        el = next((el for el in data if el.tag == "Playlist"), None)
+        if el is None:
+            raise self._session.error(ErrorKind.NOT_FOUND, f"has no playlist {playlist_id!r}.")
+        if why := _playlist_ref(el).unwritable:
+            title = el.attrib.get("title", playlist_id)
+            raise SourceError(ErrorKind.READ_ONLY, f"{title!r} is {why}: Plex does not let apps change it.")
+
+        def fetch(start, size):
+            data = self._query(f"/playlists/{playlist_id}/items", "the playlist", start=start, size=size)
+            tracks = [el.attrib for el in data if el.tag == "Track"]
+            return [(a.get("playlistItemID"), a["ratingKey"]) for a in tracks], text_number(
+                data.attrib.get("totalSize")
+            )
+
+        return read_all(fetch)
+
+    def _append(self, playlist_id, keys, old):
+        kept = {item for item, _ in old}
+
+        def take_back():
+            for item, _ in self._entries(playlist_id):
+                if item not in kept:
+                    self._delete_item(playlist_id, item)
+
+        with undo_on_failure(take_back):
+            self._put_all(playlist_id, keys)
+
+    def _replace(self, playlist_id, keys, old):
+        if len(old) > _REMOVE_ONE_BY_ONE:
+            self._refill(playlist_id, keys, [key for _, key in old])
+            return
+        self._append(playlist_id, keys, old)
+        for item, _ in old:
+            self._call(lambda item=item: self._delete_item(playlist_id, item), "the playlist")
+
+    def _refill(self, playlist_id, keys, old_keys):
+        """Clear the playlist and add `keys`; on failure, put `old_keys` back."""
+
+        def clear():
+            self._server.query(f"/playlists/{playlist_id}/items", method=self._session.delete)
+
+        self._call(clear, "the playlist")
+
+        def put_back():
+            clear()
+            self._put_all(playlist_id, old_keys)
+
+        with undo_on_failure(put_back):
+            self._put_all(playlist_id, keys)
+
+    def _uri(self, keys):
+        return f"server://{self._server.machineIdentifier}/com.plexapp.plugins.library/library/metadata/{','.join(keys)}"
+
+    def _put_all(self, playlist_id, keys):
+        for chunk in self._chunks(keys):
+            self._put_items(playlist_id, chunk)
 
     def _put_items(self, playlist_id, keys):
         query = urlencode({"uri": self._uri(keys)})
@@ -373,33 +350,8 @@ class PlexSource:
             "the playlist",
         )
 
-    def _add_or_undo(self, playlist_id, keys, keep):
-        try:
-            for chunk in self._chunks(keys):
-                self._put_items(playlist_id, chunk)
-        except SourceError:
-            # Take back what this call added (the server is failing already, so
-            # the original error is the one to report, whatever this does).
-            with contextlib.suppress(Exception):
-                for item, _ in self._items(playlist_id):
-                    if item not in keep:
-                        self._delete_item(playlist_id, item)
-            raise
-
     def _delete_item(self, playlist_id, item):
         self._server.query(f"/playlists/{playlist_id}/items/{item}", method=self._session.delete)
-
-    def _items(self, playlist_id):
-        """[(playlistItemID, ratingKey)] of a playlist, in order."""
-        items, start = [], 0
-        while True:
-            data = self._query(f"/playlists/{playlist_id}/items", "the playlist", start=start, size=1000)
-            tracks = [el.attrib for el in data if el.tag == "Track"]
-            page = [(a.get("playlistItemID"), a["ratingKey"]) for a in tracks]
-            items += page
-            start += len(page)
-            if not page or start >= (_int(data.attrib.get("totalSize")) or 0):
-                return items
 
     # -- helpers ----------------------------------------------------------------
 
@@ -409,7 +361,7 @@ class PlexSource:
     def _pages(self, plex_type, tag, page_size, what, extra="", check_total=None):
         def fetch(start, size):
             data = self._query(self._listing(plex_type, extra), what, start=start, size=size)
-            total = _int(data.attrib.get("totalSize"))
+            total = text_number(data.attrib.get("totalSize"))
             if check_total:
                 check_total(total)
             return [el for el in data if el.tag == tag], total
@@ -421,7 +373,7 @@ class PlexSource:
         album = self._albums.get(a.get("parentRatingKey"), (None, (), False, None))
         album_year, album_genres, album_live, artist = album
         album_artist = a.get("grandparentTitle", "")
-        rating = _number(float, a.get("userRating"))
+        rating = text_number(a.get("userRating"), float)
         return {
             "rating_key": a.get("ratingKey", ""),
             "title": a.get("title", ""),
@@ -430,16 +382,16 @@ class PlexSource:
             "album_artist": album_artist,
             "album": a.get("parentTitle", ""),
             "album_key": a.get("parentRatingKey", ""),
-            "track_number": _int(a.get("index")),
-            "disc_number": _int(a.get("parentIndex")),
-            "duration_ms": _int(a.get("duration")),
+            "track_number": text_number(a.get("index")),
+            "disc_number": text_number(a.get("parentIndex")),
+            "duration_ms": text_number(a.get("duration")),
             "year": _year(a.get("parentYear")) or _year(a.get("year")) or album_year,
             "genres": list(_tags(el, "Genre") or album_genres or self._artists.get(artist, ())),
             "user_rating": None if rating is None else max(0, min(10, round(rating))),
-            "play_count": _int(a.get("viewCount")) or 0,
-            "last_played_at": _epoch(a.get("lastViewedAt")),
-            "added_at": _epoch(a.get("addedAt")),
-            "server_updated_at": _epoch(a.get("updatedAt")),
+            "play_count": text_number(a.get("viewCount")) or 0,
+            "last_played_at": from_epoch(text_number(a.get("lastViewedAt"))),
+            "added_at": from_epoch(text_number(a.get("addedAt"))),
+            "server_updated_at": from_epoch(text_number(a.get("updatedAt"))),
             "server_says_live": album_live,
         }
 
@@ -458,42 +410,20 @@ def _split_cut(elements):
     return complete, cut
 
 
-def _unwritable(playlist):
-    """Why Plex refuses to let apps change this playlist element, or None."""
-    a = playlist.attrib
+def _playlist_ref(el):
+    """A Playlist element as a PlaylistRef, saying why Plex refuses to let apps change it."""
+    a = el.attrib
+    unwritable = ""
     if a.get("smart") == "1":
-        return "a smart playlist"
-    if a.get("readOnly") == "1" or a.get("specialPlaylistType"):
-        return "a read-only playlist"
-    return None
+        unwritable = "a smart playlist"
+    elif a.get("readOnly") == "1" or a.get("specialPlaylistType"):
+        unwritable = "a read-only playlist"
+    return PlaylistRef(a["ratingKey"], a.get("title", ""), text_number(a.get("leafCount")) or 0, unwritable)
 
 
 def _tags(el, tag):
     return tuple(child.attrib["tag"] for child in el if child.tag == tag and child.attrib.get("tag"))
 
 
-def _number(cast, value):
-    try:
-        return cast(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _int(value):
-    return _number(int, value)
-
-
 def _year(value):
-    year = _int(value)
-    # Taggers write 0 or 1 for "unknown"; those are no year.
-    return year if year and 1000 <= year <= 2999 else None
-
-
-def _epoch(value):
-    seconds = _int(value)
-    if not seconds or seconds < 0:
-        return None
-    try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
+    return plausible_year(text_number(value))

@@ -1,10 +1,7 @@
-"""Incremental syncs: read only what changed, and end exactly where a full sync would."""
-
-import re
-from datetime import timedelta
+"""Incremental syncs of Plex: its change filters, and servers that refuse or ignore them.
+What every server does is in test_sync_contract.py."""
 
 import pytest
-from django.utils import timezone
 
 from library.models import SyncState, Track
 from library.sync import sync
@@ -38,20 +35,6 @@ def library(fake_plex):
     fake_plex.library.clock = lambda: next(clock)
     fake_plex.reset_counts()
     return fake_plex.library
-
-
-def test_second_sync_is_incremental_and_equals_a_full_sync(library):
-    added = library.add_tracks(6)
-    removed = library.remove_tracks(4)
-    library.change_tracks(5)
-
-    result = _sync()
-
-    assert result.mode == "incremental"
-    assert result.added == len(set(added) - set(removed))
-    assert result.removed == len(set(removed) - set(added))
-    incremental = _rows()
-    assert incremental == _full_sync_rows()
 
 
 def test_unchanged_library_costs_a_few_slim_requests(library, fake_plex, settings):
@@ -106,28 +89,9 @@ def test_unexplained_new_tracks_fall_back_to_a_full_sync(library):
     assert Track.objects.filter(rating_key=str(key)).exists()
 
 
-def test_full_flag_and_old_full_sync_force_a_full_sync(library, settings):
-    assert _sync(full=True).mode == "full"
-    long_ago = timezone.now() - timedelta(days=settings.SYNC_FULL_EVERY_DAYS + 1)
-    SyncState.objects.filter(source="plex").update(last_full_sync_at=long_ago)
-    assert _sync().mode == "full"
-    assert _sync().mode == "incremental"
-
-
-def test_failed_incremental_sync_keeps_the_cache(library, fake_plex):
-    before = _rows()
-    library.change_tracks(10)
-    fake_plex.faults.fail_after_pages = fake_plex.track_pages + 2
-    with pytest.raises(Exception):  # noqa: B017 - which error is tested in test_sync
-        _sync()
-    assert _rows() == before
-
-
-def test_a_server_refusing_a_change_filter_gets_a_full_sync(library, monkeypatch):
+def test_a_server_refusing_a_change_filter_gets_a_full_sync(library, fake_plex):
     # As if this server version knew no lastRatedAt filter: it answers 400, as Plex does.
-    monkeypatch.setattr(
-        "library.fakes.plex._FILTER", re.compile(r"(?:(artist|album|track)\.)?(addedAt|updatedAt)(>>|<<)")
-    )
+    fake_plex.refused_filters = {"lastRatedAt", "lastViewedAt"}
     library.change_tracks(5)
     result = _sync()
     assert result.mode == "full"

@@ -1,17 +1,16 @@
-"""The Jellyfin adapter and the sync engine, against the fake Jellyfin over real HTTP."""
+"""The Jellyfin adapter and what only Jellyfin does, against the fake Jellyfin over real
+HTTP. What every server does is in test_sync_contract.py."""
 
 import time
-from datetime import UTC, datetime
 
 import pytest
 
 from library.fakes.jellyfin import FakeUser, file_tags, item_id
-from library.fakes.server import _HttpError
 from library.models import SyncState, Track
 from library.sources import SourceError
 from library.sources.jellyfin import JellyfinSource
-from library.sync import SyncFailed, sync
-from library.vocab import ErrorKind, Phase
+from library.sync import sync
+from library.tests.servers import jellyfin_rows, jellyfin_track
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,40 +18,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def jellyfin(fake_jellyfin):
     return JellyfinSource(fake_jellyfin.url, fake_jellyfin.api_key, timeout=1)
-
-
-def _dt(epoch):
-    return datetime.fromtimestamp(epoch, UTC)
-
-
-def _row(lib, t):
-    """The adapter's dict for a track, from the fake's own data (the admin's plays and favourites)."""
-    album, tags = lib.albums[t.album_key], file_tags(lib, t)
-    performers = tags.artists or [tags.album_artist] * bool(tags.album_artist)
-    return {
-        "rating_key": item_id(t.rating_key),
-        "title": t.title,
-        "artist": ", ".join(performers),
-        "artists": performers,
-        "album_artist": tags.album_artist or (tags.artists or [""])[0],
-        "album": tags.album or "",
-        "album_key": tags.album_id or "",
-        "track_number": tags.index or None,
-        "disc_number": t.disc,
-        "duration_ms": t.duration_ms,
-        "year": album.year,
-        "genres": t.genres or album.genres,
-        "user_rating": 10 if (t.user_rating or 0) >= 8 else None,
-        "play_count": t.view_count,
-        "last_played_at": _dt(t.last_viewed_at) if t.view_count else None,
-        "added_at": _dt(t.added_at),
-        "server_updated_at": None,
-        "server_says_live": False,
-    }
-
-
-def _expected(lib):
-    return {item_id(key): _row(lib, t) for key, t in lib.tracks.items()}
 
 
 def _keys(fake, n):
@@ -146,7 +111,8 @@ def test_tracks_map_to_the_cache_columns(jellyfin, fake_jellyfin):
     pages = list(jellyfin.track_pages(40))
     assert [len(p) for p in pages] == [40, 40, 40, 30]
     tracks = {t["rating_key"]: t for page in pages for t in page}
-    assert tracks == _expected(fake_jellyfin.library)
+    lib = fake_jellyfin.library
+    assert tracks == {item_id(key): jellyfin_track(lib, t) for key, t in lib.tracks.items()}
     # One request per page, plus the count; genres and years came with the tracks.
     assert jellyfin.request_count - 3 == fake_jellyfin.total_requests == 1 + 4
     assert fake_jellyfin.track_pages == 4
@@ -222,7 +188,9 @@ def test_create_writes_the_tracks_in_order_in_one_request(jellyfin, fake_jellyfi
     # users (to act for someone), then the create: the ids travel in the body
     assert fake_jellyfin.total_requests == saved.requests == 2
     assert saved.url == f"{fake_jellyfin.url}/web/#/details?id={saved.id}"
-    assert (saved.id, "Road trip ✈", 500) in jellyfin.list_playlists()
+    assert [(p.id, p.title, p.item_count) for p in jellyfin.list_playlists()] == [
+        (saved.id, "Road trip ✈", 500)
+    ]
 
 
 def test_append_adds_only_what_is_missing_in_url_sized_chunks(jellyfin, fake_jellyfin, monkeypatch):
@@ -253,41 +221,6 @@ def test_replace_keeps_the_playlist_and_the_tracks_old_and_new_share(jellyfin, f
     }
 
 
-def _failing_adds(monkeypatch, fake, after):
-    """Make the fake answer 500 to the two adds after the first `after` (a request and its
-    retry), then recover."""
-    real = fake._post_playlist_items
-    calls = []
-
-    def post(req, guid):
-        calls.append(guid)
-        if after < len(calls) <= after + 2:
-            raise _HttpError(500)
-        return real(req, guid)
-
-    monkeypatch.setattr(fake, "_post_playlist_items", post)
-
-
-def test_failed_append_takes_back_what_it_added(jellyfin, fake_jellyfin, monkeypatch):
-    monkeypatch.setattr("library.sources.jellyfin._MAX_URL_CHARS", 350)  # 10 ids a request
-    first = jellyfin.save_playlist("Mix", _keys(fake_jellyfin, 5))
-    _failing_adds(monkeypatch, fake_jellyfin, after=2)
-    with pytest.raises(SourceError) as exc:
-        jellyfin.save_playlist("Mix", _keys(fake_jellyfin, 100), mode="append", playlist_id=first.id)
-    assert exc.value.kind == "bad_response"
-    assert _contents(fake_jellyfin, first.id) == _keys(fake_jellyfin, 5)
-
-
-def test_failed_replace_puts_the_old_tracks_back(jellyfin, fake_jellyfin, monkeypatch):
-    monkeypatch.setattr("library.sources.jellyfin._MAX_URL_CHARS", 350)
-    old = _keys(fake_jellyfin, 30)[::-1]
-    first = jellyfin.save_playlist("Mix", old)
-    _failing_adds(monkeypatch, fake_jellyfin, after=2)
-    with pytest.raises(SourceError):
-        jellyfin.save_playlist("Mix", _keys(fake_jellyfin, 100), mode="replace", playlist_id=first.id)
-    assert _contents(fake_jellyfin, first.id) == old
-
-
 def test_replace_on_a_server_that_refuses_entry_removal_changes_nothing(jellyfin, fake_jellyfin):
     first = jellyfin.save_playlist("Mix", _keys(fake_jellyfin, 10))
     fake_jellyfin.api_key_removes_entries = False  # as Jellyfin 10.10 does
@@ -296,16 +229,6 @@ def test_replace_on_a_server_that_refuses_entry_removal_changes_nothing(jellyfin
     assert exc.value.kind == "bad_response"
     assert _contents(fake_jellyfin, first.id) == _keys(fake_jellyfin, 10)
     assert fake_jellyfin.requests[("POST", "/Playlists/{id}/Items")] == 0
-
-
-def test_saving_to_a_missing_playlist_or_an_unreachable_server(jellyfin, fake_jellyfin):
-    with pytest.raises(SourceError) as exc:
-        jellyfin.save_playlist("Mix", _keys(fake_jellyfin, 3), mode="append", playlist_id="7" * 32)
-    assert exc.value.kind == "not_found"
-    fake_jellyfin.stop()
-    with pytest.raises(SourceError) as exc:
-        jellyfin.save_playlist("Mix", ["1"])
-    assert exc.value.kind == "unreachable"
 
 
 # -- the sync engine --------------------------------------------------------------------------
@@ -323,20 +246,10 @@ def _cached():
     return {t["rating_key"]: t for t in Track.objects.filter(source="jellyfin").values(*columns)}
 
 
-def _expected_rows(lib):
-    """What the cache should hold: the adapter's dicts, with is_live decided by the engine."""
-    rows = {}
-    for key, t in lib.tracks.items():
-        row = _row(lib, t)
-        del row["server_says_live"]
-        rows[item_id(key)] = row | {"is_live": t.truth_live}
-    return rows
-
-
 def test_full_sync_caches_every_track_as_jellyfin_has_it(fake_jellyfin):
     result = _sync(fake_jellyfin)
     assert (result.track_count, result.added, result.updated, result.removed) == (150, 150, 0, 0)
-    assert _cached() == _expected_rows(fake_jellyfin.library)
+    assert _cached() == jellyfin_rows(fake_jellyfin.library)
     # public info, users, views, the count before and after, and one request per page
     assert result.requests == fake_jellyfin.total_requests == 5 + _pages(150)
     state = SyncState.objects.get(source="jellyfin")
@@ -346,48 +259,6 @@ def test_full_sync_caches_every_track_as_jellyfin_has_it(fake_jellyfin):
         150,
     )
     assert not state.is_syncing and state.error == ""
-
-
-def test_resync_applies_added_removed_and_changed_tracks(fake_jellyfin):
-    _sync(fake_jellyfin)
-    lib = fake_jellyfin.library
-    before = _expected_rows(lib)
-    added = set(lib.add_tracks(7))
-    removed = set(lib.remove_tracks(5))
-    lib.change_tracks(4)
-    result = _sync(fake_jellyfin)
-    after = _expected_rows(lib)
-    assert (result.added, result.removed) == (len(added - removed), len(removed - added))
-    # A re-rating that leaves a track on the same side of "favourite" shows no change in Jellyfin.
-    assert result.updated == sum(before[k] != after[k] for k in before.keys() & after.keys())
-    assert _cached() == after
-
-
-def test_a_failed_sync_keeps_the_previous_tracks(fake_jellyfin):
-    _sync(fake_jellyfin)
-    before = _cached()
-    fake_jellyfin.library.remove_tracks(10)
-    fake_jellyfin.reset_counts()
-    fake_jellyfin.faults.fail_after_pages = 2
-    with pytest.raises(SyncFailed) as exc:
-        _sync(fake_jellyfin)
-    assert exc.value.kind == ErrorKind.BAD_RESPONSE
-    assert _cached() == before
-    state = SyncState.objects.get(source="jellyfin")
-    assert (state.phase, state.error_kind, state.track_count) == (
-        Phase.FAILED,
-        ErrorKind.BAD_RESPONSE,
-        150,
-    )
-    assert fake_jellyfin.api_key not in state.error
-
-
-def test_a_different_server_replaces_the_cache(fake_jellyfin):
-    _sync(fake_jellyfin)
-    fake_jellyfin.server_id = "e" * 32
-    result = _sync(fake_jellyfin)
-    assert result.server_changed and result.removed == 150 and result.added == 150
-    assert "Jellyfin server changed" in SyncState.objects.get(source="jellyfin").notice
 
 
 @pytest.fixture
@@ -406,17 +277,6 @@ def _full_sync_rows(fake):
     SyncState.objects.filter(source="jellyfin").update(track_count=0)
     _sync(fake, full=True)
     return _cached()
-
-
-def test_second_sync_is_incremental_and_equals_a_full_sync(synced):
-    lib = synced.library
-    added = set(lib.add_tracks(6))
-    removed = set(lib.remove_tracks(4))
-    lib.change_tracks(5)
-    result = _sync(synced)
-    assert result.mode == "incremental"
-    assert (result.added, result.removed) == (len(added - removed), len(removed - added))
-    assert _cached() == _full_sync_rows(synced)
 
 
 def test_an_unchanged_library_costs_a_few_requests(synced):
@@ -523,14 +383,8 @@ def test_loose_files_untagged_tracks_and_track_zero_are_cached_sensibly(fake_jel
     assert zero and all(rows[item_id(t.rating_key)]["track_number"] is None for t, _ in zero)
 
 
-def _serve_items_as(fake, monkeypatch, change):
-    """Make the fake send every track item as change(item) makes it."""
-    real = fake._track_dto
-    monkeypatch.setattr(fake, "_track_dto", lambda t, req, user: change(real(t, req, user)))
-
-
-def test_explicit_nulls_in_every_field_never_crash_a_sync(fake_jellyfin, monkeypatch):
-    _serve_items_as(fake_jellyfin, monkeypatch, lambda item: {k: None for k in item} | {"Id": item["Id"]})
+def test_explicit_nulls_in_every_field_never_crash_a_sync(fake_jellyfin):
+    fake_jellyfin.edit_items = lambda item: {k: None for k in item} | {"Id": item["Id"]}
     result = _sync(fake_jellyfin)
     assert result.track_count == 150
     row = next(iter(_cached().values()))
@@ -545,9 +399,9 @@ def test_explicit_nulls_in_every_field_never_crash_a_sync(fake_jellyfin, monkeyp
     assert (row["user_rating"], row["play_count"], row["added_at"]) == (None, 0, None)
 
 
-def test_credits_are_kept_in_order_once_each_without_blanks_or_non_names(fake_jellyfin, monkeypatch):
+def test_credits_are_kept_in_order_once_each_without_blanks_or_non_names(fake_jellyfin):
     credits = [None, "Emmy the Great", " ", 7, {"Name": "x"}, "Tim Wheeler ", "emmy the great", ""]
-    _serve_items_as(fake_jellyfin, monkeypatch, lambda item: item | {"Artists": credits})
+    fake_jellyfin.edit_items = lambda item: item | {"Artists": credits}
     row = next(iter(_synced_rows(fake_jellyfin).values()))
     assert row["artists"] == ["Emmy the Great", "Tim Wheeler"]
     assert row["artist"] == "Emmy the Great, Tim Wheeler"

@@ -1,4 +1,5 @@
-"""Saving playlists through the Plex adapter, against the fake Plex over HTTP."""
+"""What only Plex does when saving playlists, against the fake Plex over HTTP. What every
+server does is in test_sync_contract.py."""
 
 import pytest
 
@@ -42,49 +43,17 @@ def test_large_playlists_are_chunked_under_the_url_limit(plex, fake_plex):
     assert saved.requests == 2 + puts <= 2 + 3000 // 600 + 1
 
 
-def test_replace_keeps_the_playlist_and_swaps_its_contents(plex, fake_plex):
-    first = plex.save_playlist("Mix", _keys(fake_plex, 10))
-    new = _keys(fake_plex, 30)[15:]
-    saved = plex.save_playlist("Mix", new, mode="replace", playlist_id=first.id)
-    assert saved.id == first.id
-    assert _contents(fake_plex, first.id) == new
-    assert (saved.added, saved.removed) == (15, 10)
-
-
-def test_append_adds_only_what_is_missing(plex, fake_plex):
-    first = plex.save_playlist("Mix", _keys(fake_plex, 10))
-    saved = plex.save_playlist("Mix", _keys(fake_plex, 15), mode="append", playlist_id=first.id)
-    assert _contents(fake_plex, first.id) == _keys(fake_plex, 15)
-    assert saved.added == 5
-
-
-@pytest.fixture
-def second_add_fails(plex, monkeypatch):
+def _second_add_fails(plex, fake_plex):
     """Plex fails on the second request that adds items, with ~30 keys a request."""
-    monkeypatch.setattr("library.sources.plex._MAX_URI_CHARS", 200)
-    real_put, calls = plex._put_items, []
-
-    def failing_put(playlist_id, chunk):
-        calls.append(chunk)
-        if len(calls) == 2:
-            raise SourceError("unreachable", "Cannot reach Plex")
-        real_put(playlist_id, chunk)
-
-    monkeypatch.setattr(plex, "_put_items", failing_put)
+    plex.max_url_chars = 200
+    fake_plex.faults.fail_playlist_adds_after = 1
 
 
-@pytest.mark.usefixtures("second_add_fails")
 def test_plex_down_while_creating_leaves_no_half_playlist(plex, fake_plex):
+    _second_add_fails(plex, fake_plex)
     with pytest.raises(SourceError):
         plex.save_playlist("Everything", _keys(fake_plex, 100))
     assert fake_plex.playlists == {}
-
-
-def test_failed_append_takes_back_what_it_added(plex, fake_plex, second_add_fails):
-    first = plex.save_playlist("Mix", _keys(fake_plex, 5))  # a create is a POST, not an add
-    with pytest.raises(SourceError):
-        plex.save_playlist("Mix", _keys(fake_plex, 100), mode="append", playlist_id=first.id)
-    assert _contents(fake_plex, first.id) == _keys(fake_plex, 5)
 
 
 def test_replacing_a_long_playlist_clears_it_in_one_request(plex, fake_plex):
@@ -97,24 +66,13 @@ def test_replacing_a_long_playlist_clears_it_in_one_request(plex, fake_plex):
     assert fake_plex.requests[("DELETE", "/playlists/{id}/items")] == 1
 
 
-def test_failed_replace_of_a_long_playlist_puts_it_back_as_it_was(plex, fake_plex, second_add_fails):
+def test_failed_replace_of_a_long_playlist_puts_it_back_as_it_was(plex, fake_plex):
     old = _keys(fake_plex, 100)[40:]
-    first = PlexSource(fake_plex.url, fake_plex.token).save_playlist("Mix", old)  # adds that work
+    first = plex.save_playlist("Mix", old)
+    _second_add_fails(plex, fake_plex)
     with pytest.raises(SourceError):
         plex.save_playlist("Mix", _keys(fake_plex, 100)[:40], mode="replace", playlist_id=first.id)
     assert _contents(fake_plex, first.id) == old
-
-
-def test_saving_to_an_unreachable_server_says_so(plex, fake_plex):
-    fake_plex.stop()
-    with pytest.raises(SourceError) as exc:
-        plex.save_playlist("Mix", ["1"])
-    assert exc.value.kind == "unreachable"
-
-
-def test_list_playlists_returns_audio_playlists(plex, fake_plex):
-    saved = plex.save_playlist("Mix", _keys(fake_plex, 3))
-    assert (saved.id, "Mix", 3) in plex.list_playlists()
 
 
 def _builtin(fake_plex, smart):
@@ -122,10 +80,10 @@ def _builtin(fake_plex, smart):
 
 
 def test_smart_playlists_are_never_offered_as_targets(plex, fake_plex):
-    offered = {title for _, title, _ in plex.list_playlists()}
+    offered = {p.title for p in plex.list_playlists()}
     assert not offered & {p.title for p in fake_plex.builtin_playlists.values()}
     saved = plex.save_playlist("Mix", _keys(fake_plex, 3))
-    assert [pid for pid, _, _ in plex.list_playlists()] == [saved.id]
+    assert [p.id for p in plex.list_playlists()] == [saved.id]
 
 
 @pytest.mark.parametrize(
