@@ -1,13 +1,11 @@
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
+
+from mediasage import processes
 
 
 @pytest.fixture(autouse=True)
@@ -100,56 +98,27 @@ class Stack:
     USERNAME, PASSWORD = "tester", "correct horse battery staple"
 
     def __init__(self, tmp_path, plex, account=True, **env):
-
-        self.root = Path(__file__).resolve().parent
-        self.python = sys.executable
-        self.data_dir = tmp_path / "data"
         self.plex = plex
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.data_dir = tmp_path / "data"
+        self.port = processes.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("PLEX_", "JELLYFIN_", "DJANGO_"))
-        }
-        self.env.update(
-            MEDIASAGE_DATA_DIR=str(self.data_dir),
+        if account:
+            env.update(MEDIASAGE_USERNAME=self.USERNAME, MEDIASAGE_PASSWORD=self.PASSWORD)
+        self.env = processes.app_env(
+            self.data_dir,
             PLEX_URL=plex.url,
             PLEX_TOKEN=plex.token,
-            PLEX_TIMEOUT="2",
-            SYNC_HEARTBEAT_TIMEOUT="6",
+            PLEX_TIMEOUT=2,
+            SYNC_HEARTBEAT_TIMEOUT=6,
             **env,
         )
-        if account:
-            self.env.update(MEDIASAGE_USERNAME=self.USERNAME, MEDIASAGE_PASSWORD=self.PASSWORD)
         self.account = account
         self.logs = tmp_path
         self.web = self.worker = None
 
-    def _spawn(self, name, *args):
-
-        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        return subprocess.Popen(
-            [self.python, *args],
-            cwd=self.root,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
     def start(self):
-
-        subprocess.run(
-            [self.python, "manage.py", "migrate", "--noinput"],
-            cwd=self.root,
-            env=self.env,
-            check=True,
-            capture_output=True,
-        )
-        self.web = self._spawn(
-            "web", "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}"
-        )  # gunicorn.conf.py
+        processes.run(processes.manage("migrate", "--noinput"), self.env).check_returncode()
+        self.web = processes.spawn(processes.web(self.port), self.env, self.logs / "web.log")
         self.start_worker()
         self.wait_for(lambda: self.get("/login").status_code == 200, what="the web server")
         if self.account:
@@ -178,22 +147,15 @@ class Stack:
         )
 
     def start_worker(self):
-        self.worker = self._spawn("worker", "manage.py", "qcluster")
+        self.worker = processes.spawn(processes.WORKER, self.env, self.logs / "worker.log")
 
     def kill_worker(self):
-
-        os.killpg(self.worker.pid, signal.SIGKILL)
-        self.worker.wait()
+        processes.kill(self.worker)
 
     def stop(self):
-
         for proc in (self.worker, self.web):
-            if proc and proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(3)
-                except Exception:
-                    os.killpg(proc.pid, signal.SIGKILL)
+            if proc:
+                processes.stop(proc, grace=3)
 
     def get(self, path):
 

@@ -13,7 +13,6 @@ import resource
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,9 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from mediasage import processes  # noqa: E402 - the benchmarks run from bench/
+
 BENCH = ROOT / "bench"
 PYTHON = (
     str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
@@ -64,33 +66,14 @@ class Cleanup:
                 shutil.rmtree(d, ignore_errors=True)
         return False
 
-    def spawn(self, args, env, log=None, **kwargs):
-        out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed in stop()
-        proc = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kwargs
-        )
-        proc.log_file = out if log else None
+    def spawn(self, args, env, log=None):
+        proc = processes.spawn(args, env, log)
         self.procs.append(proc)
         _SESSIONS.add(proc.pid)
         return proc
 
     def stop(self, proc, grace=5):
-        """SIGTERM the process group, SIGKILL it after `grace` seconds."""
-        if proc.returncode is None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        else:
-            # The leader is gone; stragglers in its group (gunicorn workers) may not be.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-        if getattr(proc, "log_file", None):
-            proc.log_file.close()
+        processes.stop(proc, grace)
         if proc in self.procs:
             self.procs.remove(proc)
 
@@ -125,17 +108,10 @@ def run(main):
 
 def env_for(data_dir, plex_url="", **extra):
     """The environment MediaSage reads, pointing at data_dir (never the repo's data/)."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PLEX_", "JELLYFIN_", "DJANGO_", "MEDIASAGE_", "SYNC_"))
-        and k not in ("SECRET_KEY", "DEBUG", "LOG_LEVEL", "AUTH_LOCAL_BYPASS")
-    }
-    env.update(
-        MEDIASAGE_DATA_DIR=str(data_dir),
+    env = processes.app_env(
+        data_dir,
         DJANGO_SETTINGS_MODULE="mediasage.settings",
-        PYTHONPATH=str(ROOT),
-        PYTHONUNBUFFERED="1",
+        PYTHONPATH=ROOT,  # for bench/_runner.py, which is not manage.py
         LOG_LEVEL="WARNING",
         # As a home install on its own network: an account exists, and clients on
         # 127.0.0.1 need no sign-in.
@@ -168,10 +144,8 @@ def new_data_dir(cleanup, name):
     return data
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+free_port = processes.free_port
+web_command = processes.web
 
 
 def wait_until(check, timeout, what):
@@ -262,11 +236,6 @@ def cpu_seconds(pid):
     except FileNotFoundError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / _TICKS
-
-
-def web_command(port):
-    """gunicorn as production runs it (its settings are in gunicorn.conf.py), on port."""
-    return [PYTHON, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]
 
 
 def runner(mode, *args):

@@ -24,13 +24,13 @@ from pathlib import Path
 
 import requests
 from _common import (
-    PYTHON,
     Cleanup,
     env_for,
     free_port,
     header,
     new_data_dir,
     percentile,
+    processes,
     run,
     start_fakeplex,
     table,
@@ -161,7 +161,7 @@ def main():
         print(f"POST /api/library/sync: HTTP {response.status_code} {response.text.strip()}", flush=True)
         if response.status_code != 202:
             problems.append(f"POST /api/library/sync answered {response.status_code}, not 202")
-        worker = cleanup.spawn([PYTHON, "manage.py", "qcluster"], env, log=logs / "worker.log")
+        worker = cleanup.spawn(processes.WORKER, env, log=logs / "worker.log")
         watch = RssWatch({web.pid: "web", worker.pid: "worker"}, stop)
         watch.start()
 

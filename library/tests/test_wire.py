@@ -3,11 +3,8 @@ the adapters, `manage.py sync` and the status page make of each. Shared behaviou
 is one contract over both servers."""
 
 import json
-import os
 import socket
-import subprocess
 import sys
-from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
@@ -21,6 +18,7 @@ from library.fakes.server import MOVED, FakeServer
 from library.models import SyncState, Track
 from library.sources import SourceError, get_source
 from library.sync import SyncFailed, sync
+from mediasage import processes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -245,12 +243,9 @@ def test_sync_command_prints_one_line_for_a_broken_server(fake_plex, fault, valu
 
 def test_sync_command_on_a_599_exits_1_with_one_line_and_no_traceback(fake_plex, tmp_path):
     fake_plex.faults.status = 599
-    root = Path(__file__).resolve().parents[2]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLEX_", "JELLYFIN_", "DJANGO_"))}
-    env.update(MEDIASAGE_DATA_DIR=str(tmp_path), PLEX_URL=fake_plex.url, PLEX_TOKEN=fake_plex.token)
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v0"], cwd=root, env=env, check=True)
-    done = subprocess.run([*manage, "sync"], cwd=root, env=env, capture_output=True, text=True)
+    env = processes.app_env(tmp_path, PLEX_URL=fake_plex.url, PLEX_TOKEN=fake_plex.token)
+    processes.run(processes.manage("migrate", "-v0"), env).check_returncode()
+    done = processes.run(processes.manage("sync"), env)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr  # the other stderr line is the log's record of the failure
     assert done.stderr.strip().splitlines()[-1] == (

@@ -4,12 +4,12 @@ or task-queue row holds either of them."""
 
 import logging
 import re
-import subprocess
 
 import pytest
 
 from library.fakes.jellyfin import FakeJellyfinServer
 from library.fakes.jellyfin import FakeLibrary as JellyfinLibrary
+from mediasage import processes
 from mediasage.redaction import RedactSecrets, redact
 
 pytestmark = pytest.mark.worker
@@ -39,15 +39,9 @@ def stack(plex_factory, stack_factory):
 
 
 def _manage(stack, *args, **env):
-    return subprocess.run(
-        [stack.python, "manage.py", *args],
-        cwd=stack.root,
-        env={**stack.env, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    done = processes.run(processes.manage(*args), {**stack.env, **env}, timeout=60)
+    done.check_returncode()
+    return done.stdout
 
 
 def _sync_and_wait(stack, source, what):

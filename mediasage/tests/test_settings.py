@@ -5,20 +5,14 @@ from pathlib import Path
 
 import pytest
 
+from mediasage import processes
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _manage(tmp_path, *args, **env):
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("PLEX_", "JELLYFIN_"))}
-    environ.update({"MEDIASAGE_DATA_DIR": str(tmp_path / "data"), **env})
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    """`manage.py ARGS` in a process of its own, on a data dir under tmp_path."""
+    return processes.run(processes.manage(*args), processes.app_env(tmp_path / "data", **env), timeout=60)
 
 
 @pytest.mark.parametrize("url", ["192.168.1.10:32400", "ftp://plex.local", "http://", "http://plex:notaport"])

@@ -1,17 +1,15 @@
 """When the data directory or the database fails, every surface says so plainly."""
 
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 from contextlib import contextmanager
 
 import pytest
 from django.db import connection
 from django.test import Client
 
-from mediasage.tests.test_settings import ROOT, _manage
+from mediasage import processes
+from mediasage.tests.test_settings import _manage
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -113,16 +111,7 @@ def test_an_unwritable_data_dir_stops_start_up_with_one_line_naming_it(tmp_path,
 
 def test_gunicorn_stops_with_one_line_when_the_data_dir_is_unwritable(tmp_path):
     data_dir = _unwritable_dir(tmp_path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLEX_", "JELLYFIN_"))}
-    env["MEDIASAGE_DATA_DIR"] = str(data_dir)
-    result = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "mediasage.wsgi", "--bind", "127.0.0.1:0"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = processes.run(processes.web(0), processes.app_env(data_dir), timeout=60)
     assert result.returncode != 0
     assert f"MEDIASAGE_DATA_DIR {data_dir} is not a writable directory" in result.stderr
     assert "Traceback" not in result.stderr
