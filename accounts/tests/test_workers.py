@@ -1,11 +1,9 @@
 """The sign-in throttle in the real web server: two gunicorn servers on one data dir."""
 
-import os
-import signal
-import socket
-
 import pytest
 import requests
+
+from mediasage import processes
 
 pytestmark = pytest.mark.worker
 
@@ -28,10 +26,8 @@ def _answers(url):
 
 def test_failed_logins_are_throttled_across_workers(plex_factory, stack_factory):
     stack = stack_factory(plex_factory(50))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    other = stack._spawn("web2", "-m", "gunicorn", "mediasage.wsgi", "--bind", f"127.0.0.1:{port}")
+    port = processes.free_port()
+    other = processes.spawn(processes.web(port), stack.env, stack.logs / "web2.log")
     other_url = f"http://127.0.0.1:{port}"
     try:
         stack.wait_for(lambda: _answers(other_url), what="the second server")
@@ -42,5 +38,4 @@ def test_failed_logins_are_throttled_across_workers(plex_factory, stack_factory)
         assert "Too many failed sign-ins. Try again in 30 seconds." in _attempt(other_url, "guess")
         assert "Too many failed sign-ins" in _attempt(stack.url, stack.PASSWORD)
     finally:
-        os.killpg(other.pid, signal.SIGTERM)
-        other.wait(10)
+        processes.stop(other)
