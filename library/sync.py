@@ -250,7 +250,14 @@ class _Run:
             _unexplained(self.source, total - len(expected))
         gone = set()
         if total < len(expected):
-            gone = _Narrowing(self.adapter, expected, total, self._progress).run()
+            try:
+                gone = _Narrowing(self.adapter, expected, total, self._progress).run()
+            except SourceError as exc:
+                if exc.kind != ErrorKind.BAD_RESPONSE:
+                    raise
+                # A server that refuses the date filter still lists every key.
+                log.warning("%s: counting by added date failed (%s)", self.source, exc.message)
+                gone = None
             if gone is None:
                 self.why = Why.KEYS_LISTED
                 gone = self._listed_deletions(expected)

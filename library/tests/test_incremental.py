@@ -179,6 +179,14 @@ def test_a_server_ignoring_the_added_date_filter_gets_a_full_sync(library, fake_
     assert _rows() == _full_sync_rows()
 
 
+def test_a_server_refusing_the_added_date_filter_gets_every_key_listed(library, fake_plex):
+    fake_plex.refused_filters = {"addedAt"}
+    library.remove_tracks(2)
+    result = _sync()
+    assert (result.mode, result.why, result.removed) == ("incremental", Why.KEYS_LISTED, 2)
+    assert _rows() == _full_sync_rows()
+
+
 def test_progress_says_it_is_checking_for_deletions(library):
     library.remove_tracks(1)
     phases = []
