@@ -38,6 +38,7 @@ def sync(full):
         "duration_ms": result.duration_ms,
         "requests": result.requests,
         "mode": result.mode,
+        "why": result.why,
         "rss_before_mb": rss_before,
     }
 

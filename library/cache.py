@@ -50,12 +50,20 @@ def stage(rows):
         return cur.rowcount
 
 
-def staged_keys(source):
-    return set(StagedTrack.objects.filter(source=source).values_list("rating_key", flat=True))
-
-
-def cached_keys(source):
-    return set(Track.objects.filter(source=source).values_list("rating_key", flat=True))
+def expected_tracks(source):
+    """[(key, added at in epoch seconds or None)] of the tracks the server should hold
+    after an incremental sync's changes: the cache's, as the staged tracks change them.
+    Computed in SQL: a Python datetime for each of 100k rows costs a tenth of a second."""
+    track, staged = Track._meta.db_table, StagedTrack._meta.db_table
+    epoch = "CAST(strftime('%%s', added_at) AS INTEGER)"
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT rating_key, {epoch} FROM {track} t WHERE source = %s AND NOT EXISTS "
+            f"(SELECT 1 FROM {staged} s WHERE s.source = t.source AND s.rating_key = t.rating_key) "
+            f"UNION ALL SELECT rating_key, {epoch} FROM {staged} WHERE source = %s",
+            [source, source],
+        )
+        return cur.fetchall()
 
 
 def clear_staging(source):
@@ -68,10 +76,10 @@ def clear_staging(source):
         log.exception("could not clear staged tracks")
 
 
-def merge(state, wipe, remove, present=None):
+def merge(state, wipe, remove, gone=None):
     """Merge the staged tracks of `state.source` into the cache in one transaction:
-    the whole library (present is None) or the changed tracks of an incremental sync,
-    with `present` the keys of every track still on the server. `wipe` replaces the
+    the whole library (gone is None) or the changed tracks of an incremental sync,
+    with `gone` the keys of cached tracks the server no longer has. `wipe` replaces the
     cache (another server); `remove` deletes tracks the server no longer has.
 
     Returns (added, updated, removed). Raises LostClaim when the sync of `state`
@@ -90,6 +98,7 @@ def merge(state, wipe, remove, present=None):
             removed = Track.objects.filter(source=source).delete()[0]
             added, updated = StagedTrack.objects.filter(source=source).count(), 0
         else:
+            removed = _remove_missing(cur, source, gone) if remove else 0
             cur.execute(
                 f"SELECT COUNT(*) FROM {staged} s WHERE s.source = %s AND NOT EXISTS "
                 f"(SELECT 1 FROM {track} t WHERE {same_key})",
@@ -102,7 +111,6 @@ def merge(state, wipe, remove, present=None):
                 [source],
             )
             updated = cur.fetchone()[0]
-            removed = _remove_missing(cur, source, present) if remove else 0
         updates = ", ".join(f"{c} = excluded.{c}" for c in _DATA_COLUMNS)
         differs = " OR ".join(f"{track}.{c} IS NOT excluded.{c}" for c in _DATA_COLUMNS)
         cur.execute(
@@ -114,11 +122,11 @@ def merge(state, wipe, remove, present=None):
     return added, updated, removed
 
 
-def _remove_missing(cur, source, present):
+def _remove_missing(cur, source, gone):
     """Delete cached tracks the server no longer has: those not staged (a full
-    sync), or not in `present` (an incremental one). Returns how many."""
+    sync), or those in `gone` (an incremental one). Returns how many."""
     track, staged = Track._meta.db_table, StagedTrack._meta.db_table
-    if present is None:
+    if gone is None:
         cur.execute(
             f"DELETE FROM {track} WHERE source = %s AND NOT EXISTS "
             f"(SELECT 1 FROM {staged} s WHERE s.source = {track}.source "
@@ -126,11 +134,8 @@ def _remove_missing(cur, source, present):
             [source],
         )
         return cur.rowcount
-    cur.execute("CREATE TEMP TABLE IF NOT EXISTS present_keys (rating_key TEXT PRIMARY KEY)")
-    cur.execute("DELETE FROM present_keys")
-    cur.executemany("INSERT OR IGNORE INTO present_keys VALUES (%s)", [(k,) for k in present])
-    cur.execute(
-        f"DELETE FROM {track} WHERE source = %s AND rating_key NOT IN (SELECT rating_key FROM present_keys)",
-        [source],
-    )
+    keys = [(source, key) for key in gone]
+    # A track staged as new and deleted since is neither added nor removed.
+    cur.executemany(f"DELETE FROM {staged} WHERE source = %s AND rating_key = %s", keys)
+    cur.executemany(f"DELETE FROM {track} WHERE source = %s AND rating_key = %s", keys)
     return cur.rowcount

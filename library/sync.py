@@ -12,7 +12,9 @@ writes in SyncState's methods, the heartbeat in library.heartbeat. The engine
 knows no server: adapters (library.sources.base.MediaSource) hand it pages of TrackRow.
 """
 
+import bisect
 import logging
+import math
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -112,11 +114,11 @@ class _Run:
         total = self.adapter.count_tracks()
         self._progress(total=total, server_reachable=True)
 
-        present, seen = self._read(total, full, server_changed)
+        gone, seen = self._read(total, full, server_changed)
 
         self._progress(phase=Phase.SAVING)
         complete = self._complete(total, seen)
-        counts = cache.merge(self.state, wipe=server_changed, remove=complete, present=present)
+        counts = cache.merge(self.state, wipe=server_changed, remove=complete, gone=gone)
         return self._finish(info, change_mark, counts, server_changed)
 
     def fail(self, kind, message, reachable=True):
@@ -188,8 +190,9 @@ class _Run:
 
     def _read(self, total, full, server_changed):
         """Stage what this sync reads: only what changed when that is enough, else
-        everything. Sets the mode and why. Returns (keys of every track on the server,
-        or None when the staged tracks are the library; how many tracks were read)."""
+        everything. Sets the mode and why. Returns (keys of cached tracks the server no
+        longer has, or None when the staged tracks are the library; how many tracks the
+        server holds as this sync sees them)."""
         self._clear_staging()
         self.why = _why_full(self.state, full, server_changed)
         if not self.why:
@@ -212,9 +215,9 @@ class _Run:
         return None, self.staged
 
     def _incremental(self, total):
-        """Stage only what changed since the last good sync, and list every key to find
-        deletions. Raises _FullSyncNeeded when the changes do not account for every
-        track, or the server will not list changes."""
+        """Stage only what changed since the last good sync, and find deletions. Raises
+        _FullSyncNeeded when the changes do not account for every track, or the server
+        will not list changes or count by date."""
         self._progress(phase=Phase.CHANGES)
         since = (
             int(self.state.change_mark.timestamp()) - 60
@@ -232,17 +235,46 @@ class _Run:
                 raise
             log.warning("%s: %s (%s): full sync", self.source, why.label, exc.message)
             raise _FullSyncNeeded(why) from exc
-        self._progress(phase=Phase.TRACKS, current=0)
+        return self._find_deletions(total)
+
+    def _find_deletions(self, total):
+        """Which tracks of the cache the server no longer has, by counting where it
+        can: a server holding as many tracks as the cache with these changes lost none,
+        and a few deletions are located by counting ranges of added dates (a listing of
+        size 0 costs the server little whatever it leaves out of its answers). Many
+        deletions, or a server that cannot count by date, take a listing of every key.
+        Returns (keys gone, tracks on the server as this sync sees them)."""
+        self._progress(phase=Phase.DELETIONS, current=0, total=total)
+        expected = cache.expected_tracks(self.source)
+        if total > len(expected):
+            _unexplained(self.source, total - len(expected))
+        gone = set()
+        if total < len(expected):
+            try:
+                gone = _Narrowing(self.adapter, expected, total, self._progress).run()
+            except SourceError as exc:
+                if exc.kind != ErrorKind.BAD_RESPONSE:
+                    raise
+                # A server that refuses the date filter still lists every key.
+                log.warning("%s: counting by added date failed (%s)", self.source, exc.message)
+                gone = None
+            if gone is None:
+                self.why = Why.KEYS_LISTED
+                gone = self._listed_deletions(expected)
+        self._progress(current=total)
+        return gone, len(expected) - len(gone)
+
+    def _listed_deletions(self, expected):
+        """Deletions found by listing every key (the fallback: it costs a full listing on
+        a server that ignores the hints slimming it)."""
         present = set()
         for keys in self.adapter.track_keys(settings.SYNC_KEY_PAGE_SIZE):
             present.update(keys)
-            self._progress(current=len(present), total=max(total, len(present)))
-        if unexplained := len(present - cache.cached_keys(self.source) - cache.staged_keys(self.source)):
-            log.warning(
-                "%s: %s tracks appeared without showing as changed: full sync", self.source, unexplained
-            )
-            raise _FullSyncNeeded(Why.UNEXPLAINED)
-        return present, len(present)
+            self._progress(current=len(present))
+        expected_keys = {key for key, _ in expected}
+        if unexplained := len(present - expected_keys):
+            _unexplained(self.source, unexplained)
+        return expected_keys - present
 
     def _complete(self, total, seen):
         """Whether this sync saw the whole library, so tracks it did not see are gone.
@@ -265,6 +297,91 @@ class _Run:
     def _clear_staging(self):
         cache.clear_staging(self.source)
         self.staged = 0
+
+
+class _Narrowing:
+    """Locates the few tracks gone from a library that holds fewer tracks than
+    expected, by halving ranges of added dates: a range whose server count equals the
+    cache's is settled by that one request; a small one is listed by key. Gives up
+    (run() returns None) past a budget of requests, when listing every key costs less."""
+
+    def __init__(self, adapter, expected, total, progress):
+        self.adapter = adapter
+        self.source = adapter.name
+        self.progress = progress
+        self.total = total
+        self.dated = sorted((added, key) for key, added in expected if added is not None)
+        self.times = [added for added, _ in self.dated]
+        self.undated = len(expected) - len(self.dated)
+        key_pages = -(-len(expected) // settings.SYNC_KEY_PAGE_SIZE)
+        self.budget = 2 * key_pages + 20
+        self.leaf = max(1, settings.SYNC_PAGE_SIZE // 5)  # a range this small is listed, not halved
+        self.settled = 0
+
+    def run(self):
+        # Tracks without an added date cannot be found by date.
+        if not self.adapter.counts_added or self.undated:
+            return None
+        start_requests = self.adapter.request_count
+        gone, stack = set(), [(0, len(self.dated), None, None, self.total)]
+        while stack:
+            # Each range still off costs a count per halving and a listing: when that
+            # would pass the budget (deletions scattered all over), list every key.
+            ahead = sum(self._cost(i, j) for i, j, _, _, count in stack if count != j - i)
+            if self.adapter.request_count - start_requests + ahead > self.budget:
+                log.info("%s: deletions too scattered to count: listing every key", self.source)
+                return None
+            i, j, start, end, count = stack.pop()
+            if count > j - i:
+                _unexplained(self.source, count - (j - i))
+            if count == j - i:
+                self._settle(j - i)
+            elif (mid := self._split(i, j)) is None or j - i <= self.leaf:
+                gone |= self._listed(i, j, start, end)
+                self._settle(j - i)
+            else:
+                split = self.times[mid]
+                left = self._count(start, split)
+                stack += [(mid, j, split, end, count - left), (i, mid, start, split, left)]
+        log.info("%s: %s deletions found by counting", self.source, len(gone))
+        return gone
+
+    def _cost(self, i, j):
+        """About how many requests locating the deletions in range i:j takes, if few."""
+        return 1 + max(0, math.ceil(math.log2((j - i) / self.leaf)))
+
+    def _split(self, i, j):
+        """An index between i and j at which the added date changes (tracks added in the
+        same second stay together), or None."""
+        mid = bisect.bisect_left(self.times, self.times[(i + j) // 2], i, j)
+        if mid == i:
+            mid = bisect.bisect_right(self.times, self.times[i], i, j)
+        return mid if i < mid < j else None
+
+    def _count(self, start, end):
+        count = self.adapter.count_added(start, end)
+        if count >= self.total > 0:  # a part counted as the whole: the date filter is ignored
+            log.warning("%s: %s: full sync", self.source, Why.FILTER_IGNORED.label)
+            raise _FullSyncNeeded(Why.FILTER_IGNORED)
+        return count
+
+    def _listed(self, i, j, start, end):
+        expected = {key for _, key in self.dated[i:j]}
+        listed = set()
+        for keys in self.adapter.added_track_keys(start, end, settings.SYNC_KEY_PAGE_SIZE):
+            listed.update(keys)
+        if unexplained := len(listed - expected):
+            _unexplained(self.source, unexplained)
+        return expected - listed
+
+    def _settle(self, tracks):
+        self.settled += tracks
+        self.progress(current=min(self.settled, self.total))
+
+
+def _unexplained(source, count):
+    log.warning("%s: %s tracks appeared without showing as changed: full sync", source, count)
+    raise _FullSyncNeeded(Why.UNEXPLAINED)
 
 
 # What a change listing's failure means: SourceError kind -> why a full sync follows.

@@ -10,7 +10,7 @@ from django.db import models
 
 class Phase(models.TextChoices):
     """Where a sync is. A run goes queued (web) or starting (in-process),
-    connecting, then albums and tracks (full) or changes and tracks (incremental),
+    connecting, then albums and tracks (full) or changes and deletions (incremental),
     saving, and ends done or failed."""
 
     QUEUED = "queued", "Waiting for the sync worker"
@@ -18,6 +18,7 @@ class Phase(models.TextChoices):
     CONNECTING = "connecting", "Connecting"
     ALBUMS = "albums", "Reading albums and artists"
     CHANGES = "changes", "Reading what changed"
+    DELETIONS = "deletions", "Checking for deleted tracks"
     TRACKS = "tracks", "Reading tracks"
     SAVING = "saving", "Saving to the cache"
     DONE = "done", "Done"
@@ -48,6 +49,7 @@ class Why(models.TextChoices):
     """Why a sync ran in its mode (read after "full sync:" or "incremental sync:")."""
 
     CHANGES = "changes", "only what changed"
+    KEYS_LISTED = "keys_listed", "only what changed, deletions by listing every key"
     FIRST = "first", "first sync"
     FORCED = "forced", "asked for"
     PERIODIC = "periodic", "periodic (SYNC_FULL_EVERY_DAYS)"

@@ -107,6 +107,9 @@ class MediaSource(abc.ABC):
     name: str
     label: str
     setting_names: dict[str, str]
+    # Whether count_added and added_track_keys answer: the sync then finds a few
+    # deletions by counting instead of listing every key.
+    counts_added = False
     # Ids to add or remove travel in the URL; Plex and Kestrel answer 414 past 8 KB.
     max_url_chars = 6000
 
@@ -146,6 +149,16 @@ class MediaSource(abc.ABC):
     @abc.abstractmethod
     def track_keys(self, page_size) -> Iterator[list[str]]:
         """Every track's key, cheaply (servers have no feed of deleted items)."""
+
+    def count_added(self, start, end) -> int:
+        """How many tracks were added at `start` <= epoch seconds < `end` (None: unbounded),
+        by one listing of size 0. Only called when `counts_added`."""
+        raise NotImplementedError
+
+    def added_track_keys(self, start, end, page_size) -> Iterator[list[str]]:
+        """Keys of the tracks added at `start` <= epoch seconds < `end`, as count_added
+        bounds them. Only called when `counts_added`."""
+        raise NotImplementedError
 
     @abc.abstractmethod
     def changed_track_pages(self, since, page_size) -> Iterator[list[TrackRow]]:

@@ -66,6 +66,7 @@ _CHANGE_FILTERS = ("updatedAt", "lastRatedAt", "lastViewedAt", "album.updatedAt"
 class PlexSource(MediaSource):
     name = "plex"
     label = "Plex"
+    counts_added = True
     setting_names = {
         "url": "PLEX_URL",
         "token": "PLEX_TOKEN",
@@ -201,11 +202,18 @@ class PlexSource(MediaSource):
         if waiting:
             yield [self._track(el) for el in self._complete(waiting)]
 
-    def track_keys(self, page_size):
+    def track_keys(self, page_size, extra=""):
         """Yield lists of every track's key, from listings slimmed to what
         spotting deletions needs (Plex has no feed of deleted items)."""
-        for page in self._pages(_TRACK, "Track", page_size, "track keys", _KEYS_ONLY):
+        for page in self._pages(_TRACK, "Track", page_size, "track keys", _KEYS_ONLY + extra):
             yield [el.attrib.get("ratingKey", "") for el in page]
+
+    def count_added(self, start, end):
+        data = self._query(self._listing(_TRACK, _added(start, end)), "a track count", start=0, size=0)
+        return text_number(data.attrib.get("totalSize")) or 0
+
+    def added_track_keys(self, start, end, page_size):
+        return self.track_keys(page_size, _added(start, end))
 
     def changed_track_pages(self, since, page_size):
         """Yield lists of track dicts for tracks that may have changed after
@@ -394,6 +402,12 @@ class PlexSource(MediaSource):
             "server_updated_at": from_epoch(text_number(a.get("updatedAt"))),
             "server_says_live": album_live,
         }
+
+
+def _added(start, end):
+    """Filters for start <= addedAt < end (None: unbounded); Plex's >> and << are strict."""
+    bounds = [("addedAt>>", None if start is None else start - 1), ("addedAt<<", end)]
+    return "".join(f"&{quote(name)}={value}" for name, value in bounds if value is not None)
 
 
 def _maybe_cut(el):

@@ -5,6 +5,7 @@ import pytest
 
 from library.models import SyncState, Track
 from library.sync import sync
+from library.vocab import Phase, Why
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -127,3 +128,68 @@ def test_changed_tracks_keep_every_genre_of_their_own(library):
     track.genres.append("Freshly Tagged")
     assert _sync().mode == "incremental"
     assert Track.objects.get(rating_key=str(track.rating_key)).genres == track.genres
+
+
+def _track_listings(fake_plex):
+    return fake_plex.requests[("GET", "/library/sections/{id}/all")]
+
+
+@pytest.mark.parametrize("hints_ignored", [False, True])
+def test_an_unchanged_library_is_confirmed_by_counting_not_listing(library, fake_plex, hints_ignored):
+    fake_plex.ignore_field_hints = hints_ignored
+    result = _sync()
+    assert (result.mode, result.why) == ("incremental", Why.CHANGES)
+    # two counts and the five change listings: no listing of every key, whatever the hints
+    assert _track_listings(fake_plex) == 7, fake_plex.requests
+    assert result.requests <= 10
+
+
+@pytest.mark.parametrize("hints_ignored", [False, True])
+def test_a_deleted_album_and_a_stray_track_are_found_by_counting(library, fake_plex, hints_ignored):
+    fake_plex.ignore_field_hints = hints_ignored
+    album = next(a for a in library.albums.values() if len(library.album_tracks(a.key)) >= 3)
+    gone = [t.rating_key for t in library.album_tracks(album.key)]
+    stray = next(k for k in library.tracks if k not in gone)
+    library.remove_tracks([*gone, stray])
+    result = _sync()
+    assert (result.mode, result.why) == ("incremental", Why.CHANGES)
+    assert result.removed == len(gone) + 1
+    # counts of halved date ranges and a few small listings (never every key: that would say KEYS_LISTED)
+    assert result.requests <= 30
+    assert _rows() == _full_sync_rows()
+
+
+def test_many_deletions_are_found_by_listing_every_key(library, fake_plex):
+    library.remove_tracks(20)
+    result = _sync()
+    assert (result.mode, result.why) == ("incremental", Why.KEYS_LISTED)
+    assert result.removed == 20
+    assert _rows() == _full_sync_rows()
+
+
+def test_a_server_ignoring_the_added_date_filter_gets_a_full_sync(library, fake_plex, caplog):
+    fake_plex.ignore_filters = {"addedAt"}
+    library.remove_tracks(2)
+    result = _sync()
+    assert (result.mode, result.why) == ("full", Why.FILTER_IGNORED)
+    assert result.removed == 2
+    # the (short) change listings and one count before it noticed, then a full sync's pages
+    full_sync_pages = -(-len(library.tracks) // 40)
+    assert fake_plex.track_pages <= full_sync_pages + 5
+    assert _rows() == _full_sync_rows()
+
+
+def test_a_server_refusing_the_added_date_filter_gets_every_key_listed(library, fake_plex):
+    fake_plex.refused_filters = {"addedAt"}
+    library.remove_tracks(2)
+    result = _sync()
+    assert (result.mode, result.why, result.removed) == ("incremental", Why.KEYS_LISTED, 2)
+    assert _rows() == _full_sync_rows()
+
+
+def test_progress_says_it_is_checking_for_deletions(library):
+    library.remove_tracks(1)
+    phases = []
+    sync("plex", on_progress=lambda state: phases.append((state.phase, state.current)))
+    checking = [progress for phase, progress in phases if phase == Phase.DELETIONS]
+    assert checking and checking[-1] == len(library.tracks)

@@ -139,6 +139,8 @@ def test_the_footer_says_each_state_in_the_vocabulary_words(client, fake_plex):
     assert f"{Display.SYNCING.label} {Phase.ALBUMS.label.lower()}" in _footer(client)
     state.progress(phase=Phase.TRACKS, current=40, total=150)
     assert f"{Display.SYNCING.label} 40 / 150" in _footer(client)
+    state.progress(phase=Phase.DELETIONS, current=90, total=150)
+    assert f"{Display.SYNCING.label} {Phase.DELETIONS.label.lower()} 90 / 150" in _footer(client)
     sync("plex", run_id=state.run_id)
     footer = _footer(client)
     assert f"{Display.NORMAL.label} " in footer and "150 tracks" in footer and "Refresh" in footer

@@ -9,7 +9,9 @@ from library.sync import SyncFailed, sync
 from library.vocab import Mode, Phase, Why
 
 # The phases worth a line of their own; the rest are over in a moment.
-_SHOWN = {Phase.CONNECTING, Phase.ALBUMS, Phase.CHANGES, Phase.TRACKS, Phase.SAVING}
+_SHOWN = {Phase.CONNECTING, Phase.ALBUMS, Phase.CHANGES, Phase.TRACKS, Phase.DELETIONS, Phase.SAVING}
+# The phases that count tracks as they go.
+_COUNTED = {Phase.TRACKS, Phase.DELETIONS}
 
 
 class Command(BaseCommand):
@@ -73,7 +75,7 @@ class _Progress:
             self.phase = state.phase
             if self.phase in _SHOWN and not (self.tty and self.phase == Phase.TRACKS):
                 self.out.write(f"{state.phase_label}...")
-        if self.phase != Phase.TRACKS or not state.total:
+        if self.phase not in _COUNTED or not state.total:
             return
         current, total = state.current, state.total
         if self.tty:
@@ -85,5 +87,5 @@ class _Progress:
             self.out.write(f"  {current:,} / {total:,} tracks")
 
     def end(self):
-        if self.tty and self.phase == Phase.TRACKS:
+        if self.tty and self.phase in _COUNTED:
             self.out.write("")
