@@ -27,9 +27,7 @@ sys.path.insert(0, str(ROOT))
 from mediasage import processes  # noqa: E402 - the benchmarks run from bench/
 
 BENCH = ROOT / "bench"
-PYTHON = (
-    str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
-)
+PYTHON = sys.executable  # the children's interpreter, as mediasage.processes starts them
 RUNNER = str(BENCH / "_runner.py")
 TOKEN = "bench-token"
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -134,7 +132,7 @@ def new_data_dir(cleanup, name):
     data = cleanup.tempdir(name)
     if "db" not in _template:
         tdir = cleanup.tempdir("template")
-        m = run_measured(cleanup, [PYTHON, "manage.py", "migrate", "--noinput"], env_for(tdir))
+        m = run_measured(cleanup, processes.manage("migrate", "--noinput"), env_for(tdir))
         if m.returncode:
             raise RuntimeError(f"manage.py migrate failed:\n{m.stdout}")
         _template["db"] = tdir / "library_cache.db"
@@ -162,8 +160,8 @@ def start_fakeplex(cleanup, tracks, log, seed=1):
     """`manage.py fakeplex` in its own process; returns (process, url)."""
     port = free_port()
     proc = cleanup.spawn(
-        [PYTHON, "manage.py", "fakeplex", "--port", str(port), "--tracks", str(tracks), "--token", TOKEN,
-         "--seed", str(seed)],
+        processes.manage("fakeplex", "--port", str(port), "--tracks", str(tracks), "--token", TOKEN,
+                         "--seed", str(seed)),
         env=env_for(cleanup.tempdir("fakeplex")),
         log=log,
     )  # fmt: skip
