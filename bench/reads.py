@@ -77,6 +77,22 @@ def filter_sets():
                 ("exclude_artist", artists[0]),
             ],
         ),
+        # Smart recipes (issue 15): the sorts read every match in order.
+        ("most played", [("sort", "most_played")]),
+        ("least played, not played in 30 days", [("sort", "least_played"), ("not_played_days", 30)]),
+        ("newest added, 1 genre", [("sort", "newest"), ("genre", genres[0])]),
+        (
+            "played 1-20 times, 2-8 min, rating <= 4½, oldest added",
+            [
+                ("min_plays", 1),
+                ("max_plays", 20),
+                ("min_track_minutes", 2),
+                ("max_track_minutes", 8),
+                ("max_rating", 9),
+                ("sort", "oldest"),
+            ],
+        ),
+        ("added in 365 days, never played", [("added_days", 365), ("never_played", "1")]),
     ]
 
 
@@ -123,6 +139,7 @@ def in_process(data, url, n):
         *sets,
         ("no filters, 1000 tracks", [("count", 1000)]),
         ("60 minutes", [("max_minutes", 60)]),
+        ("most played, 600 minutes", [("sort", "most_played"), ("count", ""), ("max_minutes", 600)]),
     ]:
         filters = Filters.from_query(QueryDict(urlencode(pairs)))
         got = len(pick(filters))

@@ -22,7 +22,7 @@ from operator import or_
 from urllib.parse import urlencode
 
 from django.db import connection, models
-from django.db.models import Count, F, Lookup, Q
+from django.db.models import Count, F, Lookup, Q, Window
 from django.db.models.functions import Collate
 from django.http import QueryDict
 from django.utils import timezone
@@ -225,14 +225,18 @@ def preview(filters, sample_size=20):
     """How many tracks match, and a sample of them (max_minutes plays no part): a varied
     few, or the first of a sorted pick."""
     filters = _seeded(filters)
+    sample = replace(filters, count=sample_size, max_minutes=None)
+    if filters.sorted:
+        count, ids = _sorted_ids(filters)
+        return Preview(count=count, sample=_select(ids, sample))
     ids = _matching_ids(filters)
-    return Preview(count=len(ids), sample=_select(ids, replace(filters, count=sample_size, max_minutes=None)))
+    return Preview(count=len(ids), sample=_select(ids, sample))
 
 
 def pick(filters):
     """The playlist, in play order: the sort's, else shuffled with no artist twice in a row."""
     filters = _seeded(filters)
-    return _select(_matching_ids(filters), filters)
+    return _select(_sorted_ids(filters)[1] if filters.sorted else _matching_ids(filters), filters)
 
 
 def genre_counts(source="plex"):
@@ -323,13 +327,31 @@ _ORDERS = {
 
 
 def _matching_ids(filters):
-    tracks = matching(filters)
-    if filters.sorted:
-        tracks = tracks.order_by(_ORDERS[filters.sort], _shuffled_ids(filters.seed))
-    else:
-        # In id order, so a seeded shuffle of them is the same shuffle next time.
-        tracks = tracks.order_by("id")
-    return list(tracks.values_list("id", flat=True))
+    # In id order, so a seeded shuffle of them is the same shuffle next time.
+    return list(matching(filters).order_by("id").values_list("id", flat=True))
+
+
+def _sorted_ids(filters):
+    """(number of matches, an iterator of their ids in the sort's order).
+
+    The ids are read a slice at a time, each ten times the last: a pick usually needs only
+    the first few hundred, and SQLite finds the top of a sort several times faster than it
+    sorts every match (and Python reads 900 ids faster than 100,000). The matches are
+    counted in the same pass, as a window over all of them."""
+    rows = matching(filters).order_by(_ORDERS[filters.sort], _shuffled_ids(filters.seed))
+    rows = rows.annotate(total=Window(Count("id"))).values_list("id", "total")
+    first = list(rows[:_BATCH])
+
+    def ids():
+        chunk, start, size = first, 0, _BATCH
+        while True:
+            yield from (track_id for track_id, _ in chunk)
+            if len(chunk) < size:
+                return
+            start, size = start + size, size * 10
+            chunk = list(rows[start : start + size])
+
+    return (first[0][1] if first else 0), ids()
 
 
 def _shuffled_ids(seed):
@@ -382,23 +404,22 @@ def _select(ids, filters):
 
 def _candidates(ids, rng):
     """(id, artist, title, duration_ms) of the ids, read a batch at a time: in their order,
-    or in a random one given a Random.
-
-    The shuffle is a Fisher-Yates run lazily, so it costs only as many steps as the
-    caller reads: usually a few hundred out of a hundred thousand."""
-    ids = list(ids)
-
-    def shuffled():
-        for i in range(len(ids)):
-            j = rng.randrange(i, len(ids))
-            ids[i], ids[j] = ids[j], ids[i]
-            yield ids[i]
-
-    order = iter(ids) if rng is None else shuffled()
+    or in a random one given a Random."""
+    order = iter(ids) if rng is None else _shuffled(list(ids), rng)
     while batch := list(islice(order, _BATCH)):
         rows = Track.objects.filter(id__in=batch).order_by()
         found = {row[0]: row for row in rows.values_list("id", "artist", "title", "duration_ms")}
         yield from (found[i] for i in batch if i in found)
+
+
+def _shuffled(ids, rng):
+    """The ids in random order, shuffling the list in place. A Fisher-Yates run lazily, so
+    it costs only as many steps as the caller reads: usually a few hundred out of a hundred
+    thousand."""
+    for i in range(len(ids)):
+        j = rng.randrange(i, len(ids))
+        ids[i], ids[j] = ids[j], ids[i]
+        yield ids[i]
 
 
 def _expected_length(count, budget, sample):

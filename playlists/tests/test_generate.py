@@ -331,6 +331,17 @@ def test_a_sort_keeps_its_order_under_the_artist_cap_instead_of_being_shuffled()
     assert [t.play_count for t in playlist] == [20, 19, 10, 9, 8, 7, 6, 5]
 
 
+def test_a_sorted_pick_reads_on_past_one_artist_filling_the_top():
+    Track.objects.bulk_create(
+        Track(rating_key=f"hit{n}", title=f"Hit {n}", artist="Hits", play_count=1000 + n) for n in range(1000)
+    )
+    _many(30, play_count=5)
+    playlist = pick(Filters(sort=Sort.MOST_PLAYED, count=20))
+    assert Counter(_artists(playlist))["Hits"] == 5
+    assert [t.play_count for t in playlist][:5] == [1999, 1998, 1997, 1996, 1995]
+    assert len(playlist) == 20
+
+
 def test_least_played_picks_among_the_never_played_by_seed():
     _many(40, play_count=0)
     _many(10, play_count=3)

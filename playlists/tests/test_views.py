@@ -36,6 +36,48 @@ def test_generate_offers_the_picked_tracks_for_saving(client, synced):
     assert len(keys.split(",")) == 12
 
 
+def test_the_builder_folds_the_smart_filters_away_until_one_is_set(client, synced):
+    page = client.get("/").content.decode()
+    assert '<details class="more-filters" >' in page
+    for name in ("sort", "min_plays", "max_plays", "not_played_days", "added_days", "never_played"):
+        assert f'name="{name}"' in page
+    assert '<option value="5" >★★½ and up</option>' in page  # half stars
+    opened = client.get("/", {"sort": "most_played", "min_plays": 2}).content.decode()
+    assert '<details class="more-filters" open>' in opened
+    assert '<option value="most_played" selected>Most played</option>' in opened
+    assert 'name="min_plays" min="0" value="2"' in opened
+
+
+def test_the_live_count_follows_plays_and_length(client, synced):
+    played = Track.objects.filter(play_count__gte=1, duration_ms__lte=5 * 60_000).count()
+    assert 0 < played < Track.objects.count()
+    page = client.get("/playlists/preview", {"min_plays": 1, "max_track_minutes": 5}).content.decode()
+    assert f'data-testid="match-count">{played}<' in page
+
+
+def test_a_most_played_playlist_comes_most_played_first(client, synced):
+    page = client.get("/playlists/generate", {"sort": "most_played", "count": 10}).content.decode()
+    (keys,) = re.findall(r'name="keys" value="([^"]*)"', page)
+    plays = dict(Track.objects.values_list("rating_key", "play_count"))
+    picked = [plays[key] for key in keys.split(",")]
+    assert picked == sorted(picked, reverse=True) and picked[0] == max(plays.values())
+    assert "Pick again" in page
+
+
+def test_a_bad_filter_value_is_answered_with_its_message_never_a_500(client, synced):
+    message = "Play count at least: “lots” is not a whole number."
+    for path in ("/playlists/preview", "/playlists/generate"):
+        response = client.get(path, {"min_plays": "lots"}, HTTP_HX_REQUEST="true")
+        assert response.status_code == 400
+        assert escape(message) in response.content.decode()
+        assert "data-reason" in response.content.decode()
+    page = client.get("/", {"sort": "loudest", "genre": "Rock"})
+    assert page.status_code == 400
+    assert "Sort: “loudest” is not one of random, most played" in page.content.decode()
+    # The page still opens, with every track matching.
+    assert 'data-testid="match-count">150<' in page.content.decode()
+
+
 def test_saving_writes_the_playlist_to_plex_with_few_requests(client, synced):
     keys = [t.rating_key for t in Track.objects.order_by("title")[:25]]
     response = client.post("/playlists/save", {"title": "Friday", "mode": "create", "keys": ",".join(keys)})
