@@ -55,6 +55,11 @@ class Sort(models.TextChoices):
     NEWEST = "newest", "Newest added"
     OLDEST = "oldest", "Oldest added"
 
+    @property
+    def field(self):
+        """The Track field it orders by (the builder shows it beside each track); None if random."""
+        return _ORDERS[self].expression.name if self in _ORDERS else None
+
 
 class BadFilter(ValueError):
     """A filter value that does not parse, e.g. in a crafted URL or a stored recipe; its

@@ -108,7 +108,7 @@ def builder(request):
             "sorts": Sort.choices,
             "max_count": MAX_COUNT,
             "preview": preview(filters),
-            "sorted": filters.sorted,
+            "sort_field": filters.sort.field,
         },
         status=400 if error else 200,
     )
@@ -122,7 +122,8 @@ def _more_filters_set(filters):
 @require_GET
 @_with_filters
 def preview_fragment(request, filters):
-    return render(request, "playlists/preview.html", {"preview": preview(filters), "sorted": filters.sorted})
+    context = {"preview": preview(filters), "sort_field": filters.sort.field}
+    return render(request, "playlists/preview.html", context)
 
 
 @require_GET
@@ -134,7 +135,7 @@ def generate(request, filters):
     context.update(
         tracks=tracks,
         total_minutes=round(sum(t.duration_ms or 0 for t in tracks) / 60000),
-        sorted=filters.sorted,
+        sort_field=filters.sort.field,
     )
     return render(request, "playlists/generated.html", context)
 

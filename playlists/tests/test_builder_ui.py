@@ -43,6 +43,30 @@ def test_filters_change_the_preview_count(plex, stack_factory, page, shoot):
     expect(count).to_have_text(f"{3000 - sum(t.truth_live for t in lib.tracks.values()):,}")
 
 
+def test_more_filters_update_the_live_count_and_sort_the_pick(plex, stack_factory, page, shoot):
+    tracks = plex.library.tracks.values()
+    stack = stack_factory(plex)
+    stack.sync()
+    page.goto(stack.url)
+    count = page.get_by_test_id("match-count")
+    expect(count).to_have_text("3,000")
+
+    page.get_by_text("More filters").click()
+    page.get_by_label("Play count at least").fill("3")
+    expect(count).to_have_text(f"{sum((t.view_count or 0) >= 3 for t in tracks):,}")
+    page.get_by_label("Length at most (min)").fill("4")
+    expected = sum((t.view_count or 0) >= 3 and t.duration_ms <= 240_000 for t in tracks)
+    expect(count).to_have_text(f"{expected:,}")
+    page.get_by_label("Sort").select_option(label="Most played")
+    expect(page.get_by_text("The first of the pick:")).to_be_visible()
+    shoot("more-filters")
+
+    page.get_by_label("Tracks").fill("10")
+    page.get_by_role("button", name="Generate playlist").click()
+    expect(page.get_by_test_id("picked-count")).to_have_text("10")
+    expect(page.get_by_role("button", name="Pick again")).to_be_visible()
+
+
 def test_generate_and_save_to_plex(plex, stack_factory, page, shoot):
     stack = stack_factory(plex)
     stack.sync()

@@ -61,6 +61,7 @@ def test_a_most_played_playlist_comes_most_played_first(client, synced):
     plays = dict(Track.objects.values_list("rating_key", "play_count"))
     picked = [plays[key] for key in keys.split(",")]
     assert picked == sorted(picked, reverse=True) and picked[0] == max(plays.values())
+    assert f" · {picked[0]} plays</span>" in page  # why each is there
     assert "Pick again" in page
 
 
