@@ -93,25 +93,25 @@ def builder(request):
     except BadFilter as exc:
         # The page still opens, with the filters reset and the reason on it.
         filters, error = Filters(source=_source(request.GET.get("source"))), str(exc)
-    return render(
-        request,
-        "playlists/builder.html",
-        {
-            "nav": "builder",
-            "servers": _servers(),
-            "filters": filters,
-            "error": error,
-            "genres": genre_counts(filters.source),
-            "decades": decade_counts(filters.source),
-            "more_open": _more_filters_set(filters),
-            "stars": _STARS,
-            "sorts": Sort.choices,
-            "max_count": MAX_COUNT,
-            "preview": preview(filters),
-            "sort_field": filters.sort.field,
-        },
-        status=400 if error else 200,
-    )
+    context = {"nav": "builder", "servers": _servers(), "error": error, **filter_form_context(filters)}
+    return render(request, "playlists/builder.html", context, status=400 if error else 200)
+
+
+def filter_form_context(filters):
+    """What playlists/filter_fields.html and playlists/preview.html need: the builder's
+    fields set to these filters, and the live count and sample of what they match. For
+    any page that edits filters, such as a smart playlist's recipe."""
+    return {
+        "filters": filters,
+        "genres": genre_counts(filters.source),
+        "decades": decade_counts(filters.source),
+        "more_open": _more_filters_set(filters),
+        "stars": _STARS,
+        "sorts": Sort.choices,
+        "max_count": MAX_COUNT,
+        "preview": preview(filters),
+        "sort_field": filters.sort.field,
+    }
 
 
 def _more_filters_set(filters):
