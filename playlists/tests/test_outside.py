@@ -151,6 +151,29 @@ def test_an_unknown_scheme_never_shows_a_password():
     assert message.startswith("ftp://files.example/mix.m3u is not a playlist source")
 
 
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("  ", "No playlist source was given."),
+        ("https://", "https:// is not a valid URL: it names no host it could reach."),
+        (
+            "http://exa mple.com/x",
+            "http://exa mple.com/x is not a valid URL: it names no host it could reach.",
+        ),
+        (
+            "http://me:pw@host:99999/x.m3u?t=1",
+            "http://host/x.m3u is not a valid URL: its port is not a number from 1 to 65535.",
+        ),
+        (
+            "http://[::1]:abc/x",
+            "http://[::1]/x is not a valid URL: its port is not a number from 1 to 65535.",
+        ),
+    ],
+)
+def test_malformed_specs(spec, message):
+    assert _problem(spec) == message
+
+
 def test_an_unreachable_host(web):
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
