@@ -2,23 +2,14 @@
 playlist from the demo library."""
 
 import re
-import signal
-import subprocess
 
 import pytest
 import requests
 
 from library.fakes.plexdata import FakeLibrary
-from mediasage.processes import ROOT, app_env, manage
-from playlists.fakes.deezer import QUOTA, FakeDeezerServer
+from playlists.fakes.deezer import QUOTA
 from playlists.fakes.demo import library_entries
 from playlists.outside import read_source
-
-
-@pytest.fixture
-def deezer():
-    with FakeDeezerServer() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +17,9 @@ def entries():
     return library_entries(FakeLibrary(tracks=300, seed=3), 60, seed=1)
 
 
-def test_a_playlist_embeds_its_tracks_with_names_seconds_and_isrc(deezer, entries):
-    playlist_id = deezer.add_playlist("Road Trip", entries)
-    answer = requests.get(f"{deezer.url}/playlist/{playlist_id}", timeout=5).json()
+def test_a_playlist_embeds_its_tracks_with_names_seconds_and_isrc(fake_deezer, entries):
+    playlist_id = fake_deezer.add_playlist("Road Trip", entries)
+    answer = requests.get(f"{fake_deezer.url}/playlist/{playlist_id}", timeout=5).json()
     assert (answer["id"], answer["title"], answer["nb_tracks"], answer["type"]) == (
         playlist_id,
         "Road Trip",
@@ -43,57 +34,45 @@ def test_a_playlist_embeds_its_tracks_with_names_seconds_and_isrc(deezer, entrie
     assert "next" not in answer["tracks"]
 
 
-def test_the_embedded_list_may_lack_isrc(deezer, entries):
-    deezer.isrc_in_listing = False
-    playlist_id = deezer.add_playlist("Road Trip", entries)
-    answer = requests.get(f"{deezer.url}/playlist/{playlist_id}", timeout=5).json()
+def test_the_embedded_list_may_lack_isrc(fake_deezer, entries):
+    fake_deezer.isrc_in_listing = False
+    playlist_id = fake_deezer.add_playlist("Road Trip", entries)
+    answer = requests.get(f"{fake_deezer.url}/playlist/{playlist_id}", timeout=5).json()
     assert not any("isrc" in t for t in answer["tracks"]["data"])
 
 
-def test_long_playlists_page_through_next(deezer, entries):
-    deezer.embedded = 20
-    playlist_id = deezer.add_playlist("Road Trip", entries)
-    listing = requests.get(f"{deezer.url}/playlist/{playlist_id}", timeout=5).json()["tracks"]
-    assert listing["next"] == f"{deezer.url}/playlist/{playlist_id}/tracks?index=20"
+def test_long_playlists_page_through_next(fake_deezer, entries):
+    fake_deezer.embedded = 20
+    playlist_id = fake_deezer.add_playlist("Road Trip", entries)
+    listing = requests.get(f"{fake_deezer.url}/playlist/{playlist_id}", timeout=5).json()["tracks"]
+    assert listing["next"] == f"{fake_deezer.url}/playlist/{playlist_id}/tracks?index=20"
     page = requests.get(listing["next"], timeout=5).json()
     assert (len(page["data"]), page["total"], page["next"]) == (
         25,
         60,
-        f"{deezer.url}/playlist/{playlist_id}/tracks?index=45",
+        f"{fake_deezer.url}/playlist/{playlist_id}/tracks?index=45",
     )
     last = requests.get(page["next"], timeout=5).json()
     assert len(last["data"]) == 15 and "next" not in last
 
 
-def test_errors_are_200_with_an_error_object(deezer):
-    answer = requests.get(f"{deezer.url}/playlist/1", timeout=5)
+def test_errors_are_200_with_an_error_object(fake_deezer):
+    answer = requests.get(f"{fake_deezer.url}/playlist/1", timeout=5)
     assert answer.status_code == 200
     assert answer.json() == {"error": {"type": "DataException", "message": "no data", "code": 800}}
-    deezer.faults_error = QUOTA
-    assert requests.get(f"{deezer.url}/playlist/1/tracks", timeout=5).json() == {"error": QUOTA}
+    fake_deezer.faults_error = QUOTA
+    assert requests.get(f"{fake_deezer.url}/playlist/1/tracks", timeout=5).json() == {"error": QUOTA}
 
 
-def test_requests_are_counted_by_route(deezer, entries):
-    playlist_id = deezer.add_playlist("Road Trip", entries)
-    requests.get(f"{deezer.url}/playlist/{playlist_id}", timeout=5)
-    requests.get(f"{deezer.url}/playlist/{playlist_id}/tracks?index=25", timeout=5)
-    assert deezer.requests == {("GET", "/playlist/{id}"): 1, ("GET", "/playlist/{id}/tracks"): 1}
+def test_requests_are_counted_by_route(fake_deezer, entries):
+    playlist_id = fake_deezer.add_playlist("Road Trip", entries)
+    requests.get(f"{fake_deezer.url}/playlist/{playlist_id}", timeout=5)
+    requests.get(f"{fake_deezer.url}/playlist/{playlist_id}/tracks?index=25", timeout=5)
+    assert fake_deezer.requests == {("GET", "/playlist/{id}"): 1, ("GET", "/playlist/{id}/tracks"): 1}
 
 
-def test_the_command_serves_a_paged_playlist_until_interrupted(tmp_path, settings):
-    proc = subprocess.Popen(
-        manage("fakedeezer", "--port", "0", "--tracks", "200"),
-        cwd=ROOT,
-        env=app_env(tmp_path),
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline()
+def test_the_command_serves_a_paged_playlist_until_interrupted(serve_command, settings):
+    with serve_command("fakedeezer", "--port", "0", "--tracks", "200") as line:
         settings.DEEZER_API_URL = re.search(r"http://[\d.]+:\d+", line)[0]
         playlist = read_source(re.search(r"https://www\.deezer\.com/playlist/\d+", line)[0])
         assert playlist.title == "Road Trip (Deezer)" and len(playlist.entries) == 120
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(10) == 0
-    finally:
-        proc.kill()
