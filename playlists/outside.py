@@ -109,7 +109,8 @@ def _from_file(spec):
         if not path.exists():
             if _SCHEME.match(spec) and not re.match(r"[a-z]:[\\/]", spec, re.I):
                 raise SourceProblem(_unknown(spec))
-            if "/" not in spec and "\\" not in spec and path.suffix.lower() not in _FILE_SUFFIXES:
+            # Neither a folder nor an extension: a word, not a path ("weekly jams").
+            if "/" not in spec and "\\" not in spec and not path.suffix:
                 raise SourceProblem(_unknown(spec))
             raise SourceProblem(f"There is no file at {spec}.")
         if not path.is_file():
@@ -123,9 +124,6 @@ def _from_file(spec):
     if len(data) > limit:
         raise SourceProblem(f"{spec} is larger than {settings.OUTSIDE_MAX_MB} MB (OUTSIDE_MAX_MB).")
     return _parse(data, path.name, spec)
-
-
-_FILE_SUFFIXES = {".m3u", ".m3u8", ".csv", ".tsv", ".jspf", ".json", ".xspf", ".txt"}
 
 
 def _unknown(spec):

@@ -94,7 +94,7 @@ class FakeListenBrainzServer(FakeWebServer):
             return _error(route, 400, "Invalid count or offset")
         mine = [p for p in self.playlists.values() if p.created_for == user]
         mine.sort(key=lambda p: p.date, reverse=True)
-        page = mine[offset : offset + min(count, 100)]
+        page = mine[offset : offset + count] if count else mine[offset:]  # count=0: all, as the server does
         return json_answer(
             route,
             {
