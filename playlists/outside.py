@@ -40,6 +40,7 @@ class OutsidePlaylist:
     entries: list[Entry]
     origin: str  # where it was read, fit to show: "Deezer playlist 908622995", a URL without its query
     skipped: str = ""  # "2 tracks skipped: no artist", or ""
+    requests: int = 0  # sent to read it (each retry and redirect too); 0 for a file
 
 
 _UUID = r"[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}"
@@ -100,7 +101,7 @@ def _from_url(url):
     session = _session(url)
     name = unquote(PurePosixPath(parts.path).name)
     response = _get(session, url, _clip(parts.path or "/"))
-    return _parse(response.content, name or "playlist", _shown(url))
+    return _parse(response.content, name or "playlist", _shown(url), session.request_count)
 
 
 def _from_file(spec):
@@ -133,8 +134,8 @@ def _unknown(spec):
     )
 
 
-def _parse(data, filename, origin):
-    """The OutsidePlaylist in a file's bytes."""
+def _parse(data, filename, origin, requests=0):
+    """The OutsidePlaylist in a file's bytes, which took `requests` to fetch."""
     try:
         playlist = read_playlist(data, filename)
     except EmptyPlaylist as error:
@@ -144,7 +145,7 @@ def _parse(data, filename, origin):
     legacy = playlist.format in _LEGACY_ENCODINGS and not filename.lower().endswith(".m3u8")
     if not legacy and (why := _not_utf8(data)):
         raise SourceProblem(f"{origin}: {why}.")
-    return OutsidePlaylist(playlist.name, playlist.entries, origin, playlist.skipped_summary())
+    return OutsidePlaylist(playlist.name, playlist.entries, origin, playlist.skipped_summary(), requests)
 
 
 def _not_utf8(data):
@@ -168,7 +169,8 @@ def _listenbrainz_playlist(mbid, session=None, origin=None):
     url = f"{settings.LISTENBRAINZ_API_URL}/1/playlist/{mbid}"
     response = _get(session, url, f"playlist {mbid}")
     # The API answers JSPF ({"playlist": {...}}): the importer's JSPF reader reads it.
-    return _parse(response.content, f"{mbid}.jspf", origin or f"ListenBrainz playlist {mbid}")
+    origin = origin or f"ListenBrainz playlist {mbid}"
+    return _parse(response.content, f"{mbid}.jspf", origin, session.request_count)
 
 
 def _listenbrainz_created_for(user, kind):
@@ -246,9 +248,9 @@ def _deezer_playlist(playlist_id):
     if not playlist.entries:
         why = playlist.skipped_summary() or "it has no tracks"
         raise SourceProblem(f"Deezer playlist {playlist_id} is empty: {why}.")
-    return OutsidePlaylist(
-        playlist.name[:200], playlist.entries, f"Deezer playlist {playlist_id}", playlist.skipped_summary()
-    )
+    origin = f"Deezer playlist {playlist_id}"
+    summary = playlist.skipped_summary()
+    return OutsidePlaylist(playlist.name[:200], playlist.entries, origin, summary, session.request_count)
 
 
 def _add_deezer_track(playlist, track):

@@ -68,7 +68,7 @@ def test_m3u_at_a_url_is_read_with_its_title(web):
     assert playlist.title == "Road Trip"
     assert playlist.entries == [Entry("Björk", "Jóga", "", 200000), Entry("Radiohead", "Creep", "", 236000)]
     assert playlist.origin == web.url + "/lists/road.m3u8"
-    assert web.total_requests == 1
+    assert playlist.requests == web.total_requests == 1
 
 
 def test_jspf_at_a_url_carries_the_recording_id(web):
@@ -98,8 +98,9 @@ def test_the_origin_never_shows_the_query_string(web):
 def test_a_redirect_within_the_limit_is_followed(web):
     url = _serve(web, "/road.m3u", M3U)
     web.faults.redirect_to = web.url + "/moved{path}"
-    assert len(read_source(url).entries) == 2
-    assert web.total_requests == 2
+    playlist = read_source(url)
+    assert len(playlist.entries) == 2
+    assert playlist.requests == web.total_requests == 2
 
 
 # --- files ----------------------------------------------------------------------------------
@@ -110,6 +111,7 @@ def test_a_file_path_is_read(tmp_path):
     path.write_text(M3U, encoding="utf-8")
     playlist = read_source(str(path))
     assert (playlist.title, len(playlist.entries), playlist.origin) == ("Road Trip", 2, str(path))
+    assert playlist.requests == 0
 
 
 def test_an_upload_is_stored_under_the_data_dir_once(settings, tmp_path):
@@ -303,6 +305,7 @@ def test_weekly_exploration_is_the_newest_of_its_kind(fake_listenbrainz):
     fake_listenbrainz.add_playlist("Bob's", SONGS, created_for="bob", source_patch="weekly-exploration")
     playlist = read_source("listenbrainz:alice/weekly-exploration")
     assert playlist.title == "Weekly Exploration, week 3"
+    assert playlist.requests == 2
     assert len(playlist.entries) == 3
     assert read_source("listenbrainz:alice/Weekly-Jams").origin == (
         f"ListenBrainz weekly-jams for alice (playlist {jams.mbid})"
@@ -383,6 +386,7 @@ def test_a_long_deezer_playlist_is_read_page_by_page(fake_deezer):
     playlist_id = fake_deezer.add_playlist("Long", songs)
     read = read_source(f"https://www.deezer.com/playlist/{playlist_id}")
     assert read.entries == songs
+    assert read.requests == 5
     # The playlist with 100 embedded, then pages of 25 for the other 80.
     assert fake_deezer.requests == {("GET", "/playlist/{id}"): 1, ("GET", "/playlist/{id}/tracks"): 4}
 
