@@ -133,13 +133,22 @@ def _decode(data):
     for encoding, high_bytes in (("utf-16-le", data[1:4096:2]), ("utf-16-be", data[:4096:2])):
         if len(high_bytes) > 1 and high_bytes.count(0) > len(high_bytes) * 0.9:
             return data.decode(encoding, errors="replace")
-    for encoding in ("utf-8", "cp1252"):
+    for encoding in (xml_encoding(data), "utf-8", "cp1252"):
         try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
+            return data.decode(encoding or "utf-8")
+        except (UnicodeDecodeError, LookupError):
             pass
     # latin-1 decodes any byte string; a few bytes cp1252 leaves undefined get here.
     return data.decode("latin-1")
+
+
+_XML_ENCODING = re.compile(rb"""<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z][\w.-]*)["']""")
+
+
+def xml_encoding(data):
+    """The encoding an XML declaration at the start of `data` names, or None."""
+    match = _XML_ENCODING.match(data)
+    return match[1].decode().lower() if match else None
 
 
 def _not_text(data, text):

@@ -27,7 +27,14 @@ from django.conf import settings
 
 from library.sources.base import SourceError
 from library.sources.http import ServerSession
-from playlists.importers import EmptyPlaylist, Entry, Playlist, PlaylistFormatError, read_playlist
+from playlists.importers import (
+    EmptyPlaylist,
+    Entry,
+    Playlist,
+    PlaylistFormatError,
+    read_playlist,
+    xml_encoding,
+)
 
 
 class SourceProblem(Exception):
@@ -143,16 +150,20 @@ def _parse(data, filename, origin, requests=0):
     except PlaylistFormatError as error:
         raise SourceProblem(f"{origin}: {error}") from None
     legacy = playlist.format in _LEGACY_ENCODINGS and not filename.lower().endswith(".m3u8")
-    if not legacy and (why := _not_utf8(data)):
+    if not legacy and (why := _badly_encoded(data)):
         raise SourceProblem(f"{origin}: {why}.")
     return OutsidePlaylist(playlist.name, playlist.entries, origin, playlist.skipped_summary(), requests)
 
 
-def _not_utf8(data):
-    """Why data is not valid UTF-8 (or UTF-16 with a byte order mark), or ""."""
+def _badly_encoded(data):
+    """Why data is not valid text in the encoding an XML declaration names, else in
+    UTF-8 (or UTF-16 with a byte order mark), or ""."""
     encoding = "utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
+    encoding = xml_encoding(data) or encoding
     try:
         data.decode(encoding)
+    except LookupError:
+        return f"it declares an encoding MediaSage does not know ({_clip(encoding, 40)})"
     except UnicodeDecodeError as error:
         return (
             f"this is not valid {encoding.upper().removesuffix('-SIG')} text "

@@ -242,6 +242,13 @@ def test_invalid_encoding(web):
     assert _problem(url) == f"{url}: this is not valid UTF-8 text (byte 0xf3 at position 60)."
 
 
+def test_xspf_in_the_encoding_it_declares(web):
+    latin = XSPF.replace('encoding="UTF-8"', 'encoding="ISO-8859-1"').replace("Nick Drake", "Rosalía")
+    assert read_source(_serve(web, "/a.xspf", latin.encode("latin-1"))).entries[0].artist == "Rosalía"
+    url = _serve(web, "/b.xspf", XSPF.replace('encoding="UTF-8"', 'encoding="klingon"'))
+    assert _problem(url) == f"{url}: it declares an encoding MediaSage does not know (klingon)."
+
+
 def test_a_legacy_m3u_in_a_windows_code_page_is_still_read(web):
     url = _serve(web, "/old.m3u", M3U.encode("cp1252"))
     assert read_source(url).entries[0] == Entry("Björk", "Jóga", "", 200000)
