@@ -79,13 +79,27 @@ def read_source(spec: str) -> OutsidePlaylist:
 def store_upload(data: bytes, filename: str) -> str:
     """Keep an uploaded playlist under the data dir for a subscription to read on
     every run; returns its path, a source spec. The same content is stored once."""
-    folder = settings.DATA_DIR / "uploads"
+    folder = _uploads()
     folder.mkdir(exist_ok=True)
     name = re.sub(r"[^\w.-]+", "_", PurePosixPath(filename.replace("\\", "/")).name)[-80:] or "playlist"
     path = folder / f"{hashlib.sha256(data).hexdigest()[:16]}-{name}"
     if not path.exists():
         path.write_bytes(data)
     return str(path)
+
+
+def is_upload(spec: str) -> bool:
+    """Whether `spec` is a file store_upload kept. A source given through the web
+    pages should be one of these or a URL: any other path reads a file of the
+    machine's, which the command line may do and a web form should not."""
+    try:
+        return Path(spec.strip()).resolve().is_relative_to(_uploads().resolve())
+    except (OSError, ValueError):
+        return False
+
+
+def _uploads():
+    return settings.DATA_DIR / "uploads"
 
 
 # --- files and URLs --------------------------------------------------------------------------

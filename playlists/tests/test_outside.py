@@ -10,7 +10,7 @@ import pytest
 from playlists.fakes.deezer import QUOTA
 from playlists.fakes.web import FakeWebServer
 from playlists.importers import Entry
-from playlists.outside import SourceProblem, read_source, store_upload
+from playlists.outside import SourceProblem, is_upload, read_source, store_upload
 
 M3U = (
     "#EXTM3U\n#PLAYLIST:Road Trip\n#EXTINF:200,Björk - Jóga\njoga.mp3\n#EXTINF:236,Radiohead - Creep\nc.mp3\n"
@@ -120,6 +120,9 @@ def test_an_upload_is_stored_under_the_data_dir_once(settings, tmp_path):
     assert spec == store_upload(M3U.encode(), "../../Road Trip.m3u8")
     assert spec.startswith(str(tmp_path / "uploads")) and spec.endswith("Road_Trip.m3u8")
     assert len(read_source(spec).entries) == 2
+    assert is_upload(spec)
+    assert not is_upload(str(tmp_path / "uploads" / ".." / "secret_key"))
+    assert not is_upload("/etc/passwd") and not is_upload("https://example.com/x.m3u")
 
 
 def test_a_missing_file_says_so(tmp_path):
