@@ -182,13 +182,28 @@ def test_jspf_from_listenbrainz():
     playlist = _read("listenbrainz.jspf")
     assert playlist.name == "Weekly Jams for alice, week of 2024-01-01 Mon"
     assert playlist.entries == [
-        Entry("Sigur Rós", "Hoppípolla", "Takk...", 268000),
-        Entry("YOASOBI", "夜に駆ける"),
+        Entry("Sigur Rós", "Hoppípolla", "Takk...", 268000, mbid="5f0cb5a5-4d8b-4f0d-9d3e-3b2a1c8f9e01"),
+        Entry("YOASOBI", "夜に駆ける", mbid="0c5b2a1e-1d6f-4b2b-9d0a-6c1e7f3a2b11"),
         Entry(
             "Daft Punk feat. Pharrell Williams & Nile Rodgers", "Get Lucky", "Random Access Memories", 369000
         ),
     ]
     assert playlist.skipped_summary() == "1 track skipped: no artist"
+
+
+def test_jspf_identifier_may_be_one_string_or_a_list():
+    recording = "https://musicbrainz.org/recording/5f0cb5a5-4d8b-4f0d-9d3e-3b2a1c8f9e01"
+    tracks = [
+        {"creator": "A", "title": "One", "identifier": recording},
+        {"creator": "A", "title": "Two", "identifier": ["https://example.com/x", recording.upper()]},
+        {
+            "creator": "A",
+            "title": "Three",
+            "identifier": "https://musicbrainz.org/artist/5f0cb5a5-4d8b-4f0d-9d3e-3b2a1c8f9e01",
+        },
+    ]
+    entries = parse_playlist(json.dumps({"playlist": {"track": tracks}}).encode(), "x.jspf")[1]
+    assert [e.mbid for e in entries] == ["5f0cb5a5-4d8b-4f0d-9d3e-3b2a1c8f9e01"] * 2 + [""]
 
 
 def test_bare_track_list_is_tolerated():
@@ -258,6 +273,63 @@ def _zip():
     return buffer.getvalue()
 
 
+# --- XSPF ----------------------------------------------------------------------------------------
+
+
+def test_xspf_with_recording_ids_and_location_only_tracks_skipped():
+    playlist = _read("evening.xspf")
+    assert playlist.name == "Evening Walk"
+    assert playlist.entries == [
+        Entry("Nick Drake", "Pink Moon", "Pink Moon", 124000, mbid="4b0a4c9e-0d85-4a53-8d4e-7c6c2a1b3f10"),
+        Entry("Sigur Rós", "Hoppípolla"),
+    ]
+    assert playlist.skipped_summary() == (
+        "1 track skipped: only a location, no artist or title; 1 track skipped: no artist"
+    )
+
+
+def test_xspf_is_recognised_by_content_whatever_the_name():
+    data = (DATA / "evening.xspf").read_bytes()
+    assert parse_playlist(data, "download")[1] == parse_playlist(data, "evening.jspf")[1]
+    assert len(parse_playlist(data.replace(b' xmlns="http://xspf.org/ns/0/"', b""), "x.xspf")[1]) == 2
+
+
+def test_xspf_declaring_a_dtd_is_refused_before_any_entity_expands():
+    bomb = "".join(f'<!ENTITY e{i} "{f"&e{i - 1};" * 10}">' for i in range(1, 9))
+    data = (
+        '<?xml version="1.0"?><!DOCTYPE playlist [<!ENTITY e0 "xspf">' + bomb + "]>"
+        "<playlist><trackList><track><creator>&e8;</creator><title>x</title></track></trackList></playlist>"
+    ).encode()
+    with pytest.raises(PlaylistFormatError, match=r"^This is not a valid XSPF file: it declares a DTD"):
+        parse_playlist(data, "bomb.xspf")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            b"<playlist><trackList><track>",
+            "not a valid XSPF file: it is not well-formed XML (line 1, column 29)",
+        ),
+        (
+            b"<playlist><title>x</title></playlist>",
+            "not a valid XSPF file: it has no <playlist> with a <trackList>",
+        ),
+        (b"<rss><channel/></rss>", "not a valid XSPF file: it is an XML document, not an XSPF playlist"),
+        (b"<playlist><trackList/></playlist>", "No tracks could be read from x.xspf: the file has no tracks"),
+    ],
+)
+def test_broken_xspf_says_what_is_wrong(data, message):
+    with pytest.raises(PlaylistFormatError, match=re.escape(message)):
+        parse_playlist(data, "x.xspf")
+
+
+def test_isrc_is_kept_without_dashes_in_capitals():
+    playlist = read_playlist(b"artist,title\nA,B\n", "x.csv")
+    playlist.add("Daft Punk", "Get Lucky", isrc=" us-qx9-13-00108 ")
+    assert playlist.entries[-1].isrc == "USQX91300108"
+
+
 _HTML = b"<!DOCTYPE html>\n<html><head><title>My playlist</title></head>\n<body><a href='a.mp3'>A - B</a>"
 _XSPF = b'<?xml version="1.0" encoding="UTF-8"?>\n<playlist version="1" xmlns="http://xspf.org/ns/0/">'
 
@@ -273,11 +345,11 @@ MALFORMED = [
         b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00",
         "not a valid M3U file: it is binary",
     ),
-    ("noise", random.Random(5).randbytes(500), "not a valid M3U, CSV or JSPF file: it is binary data"),
+    ("noise", random.Random(5).randbytes(500), "not a valid M3U, CSV, JSPF or XSPF file: it is binary data"),
     ("mix.m3u", _zip(), "This is not a valid M3U file: it is a zip archive: unzip it"),
     ("page.m3u", _HTML, "This is not a valid M3U file: it is a web page (HTML)"),
-    ("page.txt", _HTML.lower(), "not a valid M3U, CSV or JSPF file: it is a web page"),
-    ("mix.jspf", _XSPF, "This is not a valid JSPF file: it is an XSPF (XML) playlist; export it as JSPF"),
+    ("page.txt", _HTML.lower(), "not a valid M3U, CSV, JSPF or XSPF file: it is a web page"),
+    ("mix.jspf", _XSPF, "This is not a valid XSPF file: it is not well-formed XML (line 2, column"),
     (
         "late-nul.csv",
         b"artist,title\n" + b"A,B\n" * 2000 + b"C,\x00D\n",

@@ -12,7 +12,7 @@ from playlists.matching import Matcher
 
 class Command(BaseCommand):
     help = (
-        "Match an M3U/M3U8, CSV or JSPF playlist against the cached library and save it to the "
+        "Match an M3U/M3U8, CSV, JSPF or XSPF playlist against the cached library and save it to the "
         "media server, with zero per-track server requests."
     )
 
