@@ -58,6 +58,12 @@ _KEYS_PER_REQUEST = 500
 # showing that many may have more. Subformat carries "Live".
 _LISTED_TAGS = 2
 _CUT_KINDS = ("Genre", "Subformat")
+# A rewrite that would cost this many requests more than clearing the playlist and adding
+# it all again clears and refills it instead: a reshuffle or a new selection, where nearly
+# every entry would be removed or moved one request each (a 5,000-track reshuffle: 5,000
+# requests, against 10). The playlist is then empty for the few requests the refill takes,
+# and put back as it was if one fails.
+_REFILL_SAVING = 50
 # An entry just added, whose playlistItemID Plex does not answer with.
 _NEW = object()
 _CHANGE_FILTERS = ("updatedAt", "lastRatedAt", "lastViewedAt", "album.updatedAt", "artist.updatedAt")
@@ -259,7 +265,8 @@ class PlexSource(MediaSource):
     # requests. Plex removes and moves entries (playlistItemID, not the track's key) one
     # request each, and adds only at the end: a rewrite adds what is missing first (never
     # less than the old playlist on the server), removes what is unwanted, then moves the
-    # entries out of place after their new neighbour.
+    # entries out of place after their new neighbour, unless that would cost far more
+    # than clearing and refilling it (_REFILL_SAVING).
 
     def list_playlists(self):
         """The audio playlists MediaSage may write to (not smart, read-only or special ones)."""
@@ -334,18 +341,32 @@ class PlexSource(MediaSource):
                 slot[holding[key].popleft()] = i
             else:
                 new.append(i)
-        self._put_all(playlist_id, [keys[i] for i in new])
-        for entry, _ in entries:
-            if entry not in slot:
-                self._call(lambda entry=entry: self._delete_item(playlist_id, entry), "the playlist")
         # Plex appends: the kept entries in their old order, then the new ones in order.
         placed = [(entry, slot[entry]) for entry, _ in entries if entry in slot] + [(_NEW, i) for i in new]
         moves = _moves(placed)
-        if any(_NEW in move for move in moves):  # a new entry moves or is moved after: learn its id
+        learn = any(_NEW in move for move in moves)  # a new entry moves or is moved after: learn its id
+        added = [keys[i] for i in new]
+        in_place = len(entries) - len(slot) + len(list(self._chunks(added))) + learn + len(moves)
+        if in_place > 1 + len(list(self._chunks(keys))) + _REFILL_SAVING:
+            self._refill(playlist_id, keys)
+            return
+        self._put_all(playlist_id, added)
+        for entry, _ in entries:
+            if entry not in slot:
+                self._call(lambda entry=entry: self._delete_item(playlist_id, entry), "the playlist")
+        if learn:
             placed = placed[: len(slot)] + self._named(playlist_id, keys, new, len(slot))
             moves = _moves(placed)
         for entry, after in moves:
             self._move(playlist_id, entry, after)
+
+    def _refill(self, playlist_id, keys):
+        """Clear the playlist (one request), then add `keys`."""
+        self._call(
+            lambda: self._server.query(f"/playlists/{_id(playlist_id)}/items", method=self._session.delete),
+            "the playlist",
+        )
+        self._put_all(playlist_id, keys)
 
     def _named(self, playlist_id, keys, new, kept):
         """[(entry, index in `keys`)] of the entries just added for keys[i] for i in `new`:

@@ -187,3 +187,24 @@ def test_a_long_summary_is_cut_short_to_fit_a_url(plex, fake_plex):
     saved = plex.create_playlist("Rainy Sunday", _keys(fake_plex, 4), summary=summary)
     kept = fake_plex.playlists[int(saved.id)].summary
     assert kept.endswith("…") and summary.startswith(kept[:-1]) and len(kept) > 600
+
+
+def test_a_reshuffle_clears_and_refills_rather_than_moving_every_track(plex, fake_plex):
+    playlist_id = _made(plex, fake_plex, 200)
+    wanted = _keys(fake_plex, 200)[::-1]  # 199 moves in place
+    entries = plex.read_playlist(playlist_id)
+    fake_plex.reset_counts()
+    saved = plex.update_playlist(playlist_id, wanted, entries=entries)
+    assert _contents(fake_plex, playlist_id) == wanted
+    assert _writes(fake_plex) == {("DELETE", "/playlists/{id}/items"): 1, ("PUT", "/playlists/{id}/items"): 1}
+    assert (saved.id, saved.requests, saved.added, saved.removed) == (playlist_id, 2, 0, 0)
+
+
+def test_a_failed_refill_puts_the_playlist_back_as_it_was(plex, fake_plex):
+    playlist_id = _made(plex, fake_plex, 100)
+    old = _contents(fake_plex, playlist_id)
+    plex.max_url_chars = 200  # about 30 keys an add
+    fake_plex.faults.fail_playlist_adds_after = 1
+    with pytest.raises(SourceError, match="answered HTTP 500 for the playlist"):
+        plex.update_playlist(playlist_id, old[::-1])
+    assert _contents(fake_plex, playlist_id) == old
