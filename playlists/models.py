@@ -1,1 +1,166 @@
+"""Saved playlists: a recipe kept in step with playlists on the media servers.
 
+A SavedPlaylist says what to put in (its recipe) and how (mode); each PlaylistTarget
+is one server's playlist it writes; each PlaylistRun records one run (playlists.runs);
+RememberedMatch holds the user's choices for entries matching could not settle.
+"""
+
+from datetime import timedelta
+
+from django.db import models, transaction
+from django.utils import timezone
+from django_q.models import Schedule
+
+from library.models import SOURCES
+from playlists.vocab import Outcome, Recipe, WriteMode
+
+# Runs kept per saved playlist: enough history for the page, bounded for a playlist
+# that runs every hour for years.
+RUNS_KEPT = 100
+
+
+class SavedPlaylist(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=16, choices=Recipe.choices)
+    recipe = models.JSONField(default=dict)
+    mode = models.CharField(max_length=16, choices=WriteMode.choices, default=WriteMode.REPLACE)
+    every = models.DurationField(null=True, blank=True, help_text="empty: run only when asked")
+    # An empty result may empty the targets only when the user asked for that.
+    allow_empty = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            self._follow_schedule()
+
+    def delete(self, *args, **kwargs):
+        with transaction.atomic():
+            Schedule.objects.filter(name=self.schedule_name).delete()
+            return super().delete(*args, **kwargs)
+
+    @property
+    def schedule_name(self):
+        return f"saved playlist {self.pk}"
+
+    def _follow_schedule(self):
+        """Keep the worker's schedule in step with `every`: made, changed or removed."""
+        schedule = Schedule.objects.filter(name=self.schedule_name).first()
+        if not self.every:
+            if schedule:
+                schedule.delete()
+            self._set_next_run(None)
+            return
+        minutes = max(1, round(self.every / timedelta(minutes=1)))
+        if schedule and schedule.minutes == minutes:
+            return
+        next_run = timezone.now() + timedelta(minutes=minutes)
+        Schedule.objects.update_or_create(
+            name=self.schedule_name,
+            defaults={
+                "func": "playlists.tasks.run_saved_playlist",
+                # The id only: the task reads everything else, secrets from the settings.
+                "args": repr(self.pk),
+                "schedule_type": Schedule.MINUTES,
+                "minutes": minutes,
+                "repeats": -1,
+                "next_run": next_run,
+            },
+        )
+        self._set_next_run(next_run)
+
+    def _set_next_run(self, when):
+        if self.next_run_at != when:
+            self.next_run_at = when
+            SavedPlaylist.objects.filter(pk=self.pk).update(next_run_at=when)
+
+    def note_next_run(self):
+        """Copy the schedule's next run (the scheduler moves it on as it fires)."""
+        when = Schedule.objects.filter(name=self.schedule_name).values_list("next_run", flat=True).first()
+        self._set_next_run(when)
+
+    @property
+    def last_run(self):
+        return self.runs.filter(dry_run=False).exclude(outcome=Outcome.RUNNING).first()
+
+
+class PlaylistTarget(models.Model):
+    saved = models.ForeignKey(SavedPlaylist, on_delete=models.CASCADE, related_name="targets")
+    server = models.CharField(max_length=16, choices=SOURCES)
+    # The playlist's id on that server, once the first run has created it.
+    playlist_id = models.CharField(max_length=200, blank=True)
+    # The keys the last run left there: in merge mode, anything else on the playlist
+    # was added by hand and stays.
+    written_keys = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["saved", "server"], name="one_target_per_server")]
+        ordering = ["saved", "server"]
+
+    def __str__(self):
+        return f"{self.saved} on {self.get_server_display()}"
+
+
+class PlaylistRun(models.Model):
+    saved = models.ForeignKey(SavedPlaylist, on_delete=models.CASCADE, related_name="runs")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.RUNNING)
+    dry_run = models.BooleanField(default=False)
+    added = models.PositiveIntegerField(default=0)
+    removed = models.PositiveIntegerField(default=0)
+    kept = models.PositiveIntegerField(default=0)
+    unmatched = models.PositiveIntegerField(default=0)
+    requests = models.JSONField(default=dict, blank=True)  # server -> requests this run sent it
+    duration_ms = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+    # Per target server: the diff (to add, to remove) and the entries to review
+    # (unmatched, ambiguous with their candidates' keys). See playlists.runs.
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        # One run at a time per saved playlist: a second claim fails in the database.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["saved"], condition=models.Q(finished_at__isnull=True), name="one_run_at_a_time"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.saved} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class RememberedMatch(models.Model):
+    """The user's answer for one source entry on one server, used by every later run of
+    every saved playlist: a track (rating_key), or "not in my library"."""
+
+    entry_key = models.CharField(max_length=500)  # playlists.matching.entry_key
+    server = models.CharField(max_length=16, choices=SOURCES)
+    rating_key = models.CharField(max_length=64, blank=True)  # "": not in my library
+    not_in_library = models.BooleanField(default=False)
+    chosen_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["entry_key", "server"], name="one_choice_per_entry")]
+
+    def __str__(self):
+        return f"{self.entry_key} on {self.server}"
+
+    @classmethod
+    def remember(cls, entry_key, server, rating_key=""):
+        """Store the user's choice: a track's key, or "" for "not in my library"."""
+        match, _ = cls.objects.update_or_create(
+            entry_key=entry_key,
+            server=server,
+            defaults={"rating_key": rating_key, "not_in_library": not rating_key},
+        )
+        return match
