@@ -5,6 +5,7 @@ is one server's playlist it writes; each PlaylistRun records one run (playlists.
 RememberedMatch holds the user's choices for entries matching could not settle.
 """
 
+import re
 from datetime import timedelta
 
 from django.db import models, transaction
@@ -12,11 +13,44 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from library.models import SOURCES
+from library.sources import configured_sources
 from playlists.vocab import Outcome, Recipe, WriteMode
 
 # Runs kept per saved playlist: enough history for the page, bounded for a playlist
 # that runs every hour for years.
 RUNS_KEPT = 100
+_EVERY = re.compile(r"\s*(\d+)\s*([mhdw])\s*", re.IGNORECASE)
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+class RecipeError(ValueError):
+    """A saved playlist that cannot be made as asked; the message says why."""
+
+
+def parse_every(text):
+    """timedelta from "30m", "6h", "1d", "2w"; None for "" (run only when asked)."""
+    if not (text or "").strip():
+        return None
+    match = _EVERY.fullmatch(text)
+    if not match or int(match[1]) == 0:
+        raise RecipeError(f"Say how often as a number and m, h, d or w (6h, 1d, 1w), not {text!r}.")
+    return timedelta(**{_UNITS[match[2].lower()]: int(match[1])})
+
+
+def recipe_for(source, filters=""):
+    """(kind, recipe JSON) for a source as the command and the pages name it: "smart"
+    (with the builder's query string), "plex:TITLE" or "jellyfin:TITLE" (a mirror), or
+    anything playlists.outside.read_source takes (a subscription)."""
+    server, colon, title = source.partition(":")
+    if source.strip() == "smart":
+        return Recipe.SMART, {"filters": filters.lstrip("?")}
+    if colon and server in dict(SOURCES):
+        if not title.strip():
+            raise RecipeError(f"Name the {server} playlist to mirror: {server}:TITLE.")
+        return Recipe.MIRROR, {"server": server, "title": title.strip()}
+    if not source.strip():
+        raise RecipeError("Say where the tracks come from.")
+    return Recipe.SUBSCRIPTION, {"source": source.strip()}
 
 
 class SavedPlaylist(models.Model):
@@ -46,6 +80,29 @@ class SavedPlaylist(models.Model):
         with transaction.atomic():
             Schedule.objects.filter(name=self.schedule_name).delete()
             return super().delete(*args, **kwargs)
+
+    @classmethod
+    def add(cls, name, source, servers, *, mode=WriteMode.REPLACE, every=None, filters="", allow_empty=False):
+        """A new saved playlist writing to `servers`, its schedule made. Raises RecipeError."""
+        name = " ".join((name or "").split())
+        if not name:
+            raise RecipeError("Give the saved playlist a name.")
+        if cls.objects.filter(name=name).exists():
+            raise RecipeError(f"There is already a saved playlist called {name!r}.")
+        kind, recipe = recipe_for(source, filters)
+        servers = list(dict.fromkeys(servers))
+        if not servers:
+            raise RecipeError("Say which server to write to (plex or jellyfin).")
+        if missing := [s for s in servers if s not in configured_sources()]:
+            raise RecipeError(f"{', '.join(missing)} is not configured (see README: settings).")
+        if kind == Recipe.MIRROR and recipe["server"] in servers:
+            raise RecipeError("A mirror copies a playlist to the other server, not onto itself.")
+        with transaction.atomic():
+            saved = cls.objects.create(
+                name=name, kind=kind, recipe=recipe, mode=mode, every=every, allow_empty=allow_empty
+            )
+            PlaylistTarget.objects.bulk_create(PlaylistTarget(saved=saved, server=s) for s in servers)
+        return saved
 
     @property
     def schedule_name(self):
