@@ -236,7 +236,7 @@ def _mirrored(recipe, adapters):
     if playlist_id is None:
         raise RunFailed(f"{adapter.label} has no playlist called {title!r}.")
     keys = _read_keys(adapter, playlist_id)
-    tracks = Track.objects.filter(source=server, rating_key__in=keys).in_bulk(field_name="rating_key")
+    tracks = {t.rating_key: t for t in Track.objects.filter(source=server, rating_key__in=keys)}
     # A track the cache does not hold yet (added since its last sync) cannot be named.
     return title, [_from_cache(tracks[key]) for key in keys if key in tracks]
 
