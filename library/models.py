@@ -38,6 +38,9 @@ class TrackFields(models.Model):
     added_at = models.DateTimeField(null=True, blank=True)
     # The server's last change to the item, used by incremental syncs.
     server_updated_at = models.DateTimeField(null=True, blank=True)
+    # The MusicBrainz recording id (lowercase uuid) when the server knows it, else "":
+    # imported entries carrying one match on it before any text matching.
+    recording_mbid = models.CharField("MusicBrainz recording id", max_length=36, blank=True, default="")
 
     class Meta:
         abstract = True

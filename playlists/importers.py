@@ -27,6 +27,8 @@ class Entry:
     title: str
     album: str = ""
     duration_ms: int | None = None
+    mbid: str = ""  # MusicBrainz recording id
+    isrc: str = ""
 
 
 class PlaylistFormatError(ValueError):

@@ -54,6 +54,7 @@ from django.db import connection
 
 from library.live import is_live
 from library.models import Track, cache_version
+from library.sources.base import recording_id
 from playlists.importers import Entry
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ _FIELDS = (
     "is_live",
     "artists",
     "year",
+    "recording_mbid",
 )
 
 
@@ -247,6 +249,7 @@ class Matcher:
     def __init__(self, tracks):
         """tracks: objects or dicts with the CachedTrack fields (artists and year optional)."""
         self._by_title = {}
+        self._by_mbid = {}  # recording id -> the track, or a list of its copies
         self._credits = {}  # artist credit -> the keys it agrees on, filled as needed
         shared = {}  # one object per distinct artist, album, credit list, year: they repeat a lot
         known = set()
@@ -272,15 +275,9 @@ class Matcher:
                 shared.setdefault(artists, artists),
                 shared.setdefault(item.get("year"), item.get("year")),
             )
-            # Most titles have one track: store it bare, a list only for the rest (saves ~20%).
-            key = _title_key(track.title)
-            found = self._by_title.get(key)
-            if found is None:
-                self._by_title[key] = track
-            elif isinstance(found, list):
-                found.append(track)
-            else:
-                self._by_title[key] = [found, track]
+            _index(self._by_title, _title_key(track.title), track)
+            if mbid := item.get("recording_mbid"):
+                _index(self._by_mbid, mbid, track)
         # Known artists' names are never split into primaries: "Simon & Garfunkel" is one act.
         self._known = {_artist_key(name) for name in known} - _VARIOUS - {""}
 
@@ -315,6 +312,11 @@ class Matcher:
         return [self.match(entry) for entry in entries]
 
     def match(self, entry) -> MatchResult:
+        copies = self._by_mbid.get(recording_id(entry.mbid), []) if self._by_mbid else []
+        if copies:
+            # The same recording, whatever the texts say: its copies are no real choice.
+            copies = sorted(copies, key=self._preference) if isinstance(copies, list) else [copies]
+            return MatchResult(entry, "matched", copies[0], copies if len(copies) > 1 else [])
         key = _title_key(entry.title)
         names = self._names(entry.artist)
         # A title of punctuation alone has an empty key: it would agree with any other.
@@ -413,6 +415,43 @@ class Matcher:
             (p for p in reversed(prefixes) if p in self._known), prefixes[0] if prefixes else whole
         )
         return {whole, primary}
+
+
+def _index(index, key, track):
+    """Add a track under a key: bare, a list only for the keys several tracks share
+    (most titles have one track: this saves ~20% of a matcher's memory)."""
+    found = index.get(key)
+    if found is None:
+        index[key] = track
+    elif isinstance(found, list):
+        found.append(track)
+    else:
+        index[key] = [found, track]
+
+
+# --- entry keys ----------------------------------------------------------------------------------
+
+_ISRC = re.compile(r"[A-Z]{2}[A-Z0-9]{3}\d{7}")
+# A featured artist named in the credit ("A feat. B"): the same entry as "A".
+_FEATURING = re.compile(r"\s*[(\[]?\s*\b(?:feat\.?|ft\.|featuring)\s.*$", re.IGNORECASE)
+
+
+def _isrc(entry):
+    isrc = re.sub(r"[\s-]", "", entry.isrc).upper()
+    return isrc if _ISRC.fullmatch(isrc) else ""
+
+
+def entry_key(entry) -> str:
+    """What identifies a source entry across playlists and runs, for remembering how it
+    was matched: its recording id, else its ISRC, else its artist, title and album as
+    matching compares them (case, accents, "feat." credits and version tags apart)."""
+    if mbid := recording_id(entry.mbid):
+        return f"mbid:{mbid}"
+    if isrc := _isrc(entry):
+        return f"isrc:{isrc}"
+    artist = _artist_key(_FEATURING.sub("", entry.artist)) or _artist_key(entry.artist)
+    album = normalize(_strip_versions(entry.album)) if entry.album else ""
+    return f"text:{artist}|{_title_key(entry.title)}|{album}"
 
 
 _built = {}  # source -> (cache version, Matcher)

@@ -40,7 +40,7 @@ from email.utils import formatdate
 from operator import attrgetter
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .plexdata import EPOCH, FakeLibrary
+from .plexdata import EPOCH, UNTAGGED_EVERY, FakeLibrary, recording_mbid
 
 # The same switches, error and HTTP plumbing as the fake Plex (whose handler also turns
 # Nagle off); only the routes and the wire format differ.
@@ -126,6 +126,17 @@ def file_tags(library, track):
         album_artist=None if loose else album_artist,
         index=_track_number(track),
     )
+
+
+def _provider_ids(track):
+    """A track's MusicBrainz ids as Jellyfin 10.11 reads them from its file's tags:
+    MusicBrainzRecording the recording, MusicBrainzTrack the release track (another id).
+    Half the files without a recording id carry a release track id alone."""
+    mbid = recording_mbid(track)
+    release_track = str(uuid.uuid5(uuid.NAMESPACE_OID, f"release-track:{track.rating_key}"))
+    if mbid:
+        return {"MusicBrainzTrack": release_track, "MusicBrainzRecording": mbid}
+    return {"MusicBrainzTrack": release_track} if track.rating_key % (2 * UNTAGGED_EVERY) == 0 else {}
 
 
 def _track_number(track):
@@ -509,7 +520,10 @@ class FakeJellyfinServer(FakeServer):
         dto["RunTimeTicks"] = t.duration_ms * _TICKS_PER_MS
         if album.year is not None:
             dto["ProductionYear"] = album.year
-        dto |= {"IndexNumber": tags.index, "ParentIndexNumber": t.disc, "IsFolder": False, "Type": "Audio"}
+        dto |= {"IndexNumber": tags.index, "ParentIndexNumber": t.disc}
+        if "providerids" in fields:
+            dto["ProviderIds"] = _provider_ids(t)
+        dto |= {"IsFolder": False, "Type": "Audio"}
         if "genres" in fields:
             dto["GenreItems"] = [{"Name": g, "Id": _name_id("genre", g)} for g in genres]
         if user is not None and req.get("enableUserData", "true").lower() != "false":

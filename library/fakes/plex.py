@@ -28,7 +28,7 @@ import traceback
 import uuid
 from urllib.parse import parse_qsl, urlsplit
 
-from .plexdata import EPOCH, FakeLibrary
+from .plexdata import EPOCH, UNTAGGED_EVERY, FakeLibrary, recording_mbid
 from .server import FakeServer, Faults, _HttpError, status_phrase
 
 __all__ = ["FakeLibrary", "FakePlaylist", "FakePlexServer", "Faults"]
@@ -588,9 +588,9 @@ class FakePlexServer(FakeServer):
             ("updatedAt", t.updated_at),
             *extra,
         ]
-        genres = self._genre_els(t, req, listed)
+        tags = [*self._genre_els(t, req, listed), *_guid_els(t, req)]
         if "Media" in req.excluded_elements:
-            return _el("Track", req.drop_fields(attrs), genres, json_key="Metadata")
+            return _el("Track", req.drop_fields(attrs), tags, json_key="Metadata")
         file = "/".join(
             s.replace("/", "_") for s in (artist.title, album.title, f"{t.index:02d} - {t.title}")
         )
@@ -604,7 +604,7 @@ class FakePlexServer(FakeServer):
         ]
         media = [("id", key), ("duration", t.duration_ms), ("bitrate", 880), ("audioChannels", 2)]
         media += [("audioCodec", "flac"), ("container", "flac")]
-        children = [_el("Media", media, [_el("Part", part)]), *genres]
+        children = [_el("Media", media, [_el("Part", part)]), *tags]
         return _el("Track", req.drop_fields(attrs), children, json_key="Metadata")
 
     def _album_el(self, a, req, listed):
@@ -840,6 +840,20 @@ def _sort_value(field):
 def _guid(kind, key):
     # Looks like Plex's 24 hex digits; an odd multiplier modulo 2**96 keeps keys distinct.
     return f"plex://{kind}/{key * 0x9E3779B97F4A7C15 % 2**96:024x}"
+
+
+def _guid_els(track, req):
+    """A track's external ids, shown only when asked (includeGuids=1): its MusicBrainz
+    recording id where the file is tagged with one; untagged, half the tracks show
+    another agent's id instead, half none."""
+    if req.query.get("includeGuids") != "1":
+        return []
+    mbid = recording_mbid(track)
+    if mbid:
+        return [_el("Guid", [("id", f"mbid://{mbid}")])]
+    if track.rating_key % (2 * UNTAGGED_EVERY) == 0:
+        return [_el("Guid", [("id", f"local://{track.rating_key}")])]
+    return []
 
 
 def _el(tag, attrs, children=(), json_key=None):

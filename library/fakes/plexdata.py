@@ -8,6 +8,7 @@ timestamps hang off a fixed date rather than the clock. Only the mutation method
 import random
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -59,6 +60,19 @@ class Track:
     # The track's own genres, which newer Plex servers hold (python-plexapi PR #1318);
     # most tracks have none and take their album's.
     genres: list[str] = field(default_factory=list)
+
+
+# One track in this many (by key, so a track keeps it however the library changes) has
+# no MusicBrainz recording id in its tags; the others have one, the same on both fakes.
+UNTAGGED_EVERY = 8
+_MUSICBRAINZ = uuid.UUID("1b671a64-40d5-491e-99b0-da01ff1f3341")  # any fixed namespace
+
+
+def recording_mbid(track):
+    """The MusicBrainz recording id a track's file is tagged with, or ""."""
+    if track.rating_key % UNTAGGED_EVERY == 0:
+        return ""
+    return str(uuid.uuid5(_MUSICBRAINZ, f"recording:{track.rating_key}"))
 
 
 def _words(text):

@@ -9,6 +9,7 @@ error kinds, request counting) are its ServerSession's (library.sources.http).
 
 import abc
 import contextlib
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,6 +60,7 @@ class TrackRow(TypedDict):
     last_played_at: datetime | None
     added_at: datetime | None
     server_updated_at: datetime | None
+    recording_mbid: str  # lowercase uuid, or ""
     server_says_live: bool
 
 
@@ -333,6 +335,15 @@ def json_count(value):
 def plausible_year(year):
     # Taggers write 0 or 1 for "unknown"; those are no year.
     return year if year and 1000 <= year <= 2999 else None
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def recording_id(value):
+    """A MusicBrainz id as the cache keeps it (a lowercase uuid), or "" for none or nonsense."""
+    value = value.strip().lower() if isinstance(value, str) else ""
+    return value if _UUID.fullmatch(value) else ""
 
 
 def from_epoch(seconds):

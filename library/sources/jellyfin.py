@@ -38,6 +38,7 @@ from library.sources.base import (
     pick_library,
     plausible_year,
     read_all,
+    recording_id,
     stable_pages,
     undo_on_failure,
 )
@@ -47,7 +48,11 @@ from library.vocab import ErrorKind
 _TICKS_PER_MS = 10_000
 # Not DateLastSaved: Jellyfin accepts it but BaseItemDto has no such property, so it
 # never comes (the minDateLastSaved filter works all the same).
-_FIELDS = "Genres,DateCreated"
+_FIELDS = "Genres,DateCreated,ProviderIds"
+# The ProviderIds key of a recording's MusicBrainz id (Jellyfin 10.11+, from the file's
+# MUSICBRAINZ_TRACKID tag). "MusicBrainzTrack" is the release track id, another thing
+# (MediaBrowser.Providers/MediaInfo/AudioFileProber.cs).
+_RECORDING = "MusicBrainzRecording"
 _VERSION = "1.0"
 # Jellyfin 10.10 and some 10.11 releases look for a calling user there (jellyfin#13476, #15600).
 _ENTRY_REMOVAL_REFUSED = (
@@ -313,8 +318,7 @@ def _playlist_path(playlist_id):
 def _track(item):
     """The cache's columns for an Audio item. Real items may lack any field or send it
     as null: a loose file has no album, an untagged one no artists."""
-    user_data = item.get("UserData")
-    user_data = user_data if isinstance(user_data, dict) else {}
+    user_data = _dict(item.get("UserData"))
     album_artist = _text(item.get("AlbumArtist"))
     credited = _names(item.get("Artists"))
     ticks = json_count(item.get("RunTimeTicks"))
@@ -346,12 +350,17 @@ def _track(item):
         # No item field says when it last changed (DateLastSaved never comes): incremental
         # syncs go by the server's clock instead (ServerInfo.server_time).
         "server_updated_at": None,
+        "recording_mbid": recording_id(_dict(item.get("ProviderIds")).get(_RECORDING)),
         "server_says_live": False,
     }
 
 
 def _text(value):
     return value if isinstance(value, str) else ""
+
+
+def _dict(value):
+    return value if isinstance(value, dict) else {}
 
 
 def _list(value):

@@ -31,6 +31,7 @@ from library.sources.base import (
     pick_library,
     plausible_year,
     read_all,
+    recording_id,
     stable_pages,
     text_number,
     undo_on_failure,
@@ -166,12 +167,14 @@ class PlexSource(MediaSource):
         self._add_artists(self._metadata(artists, "artists"))
         self._add_albums(albums)
 
-    def _metadata(self, keys, what):
-        """Items by key, in full (every tag), a few hundred to a request."""
+    def _metadata(self, keys, what, guids=False):
+        """Items by key, in full (every tag), a few hundred to a request; with their
+        external ids (Guid tags) when `guids`."""
         found = []
+        query = "?includeGuids=1" if guids else ""
         for chunk in self._chunks(sorted(k for k in keys if k)):
             try:
-                data = self._query(f"/library/metadata/{','.join(chunk)}", what)
+                data = self._query(f"/library/metadata/{','.join(chunk)}{query}", what)
             except SourceError as exc:
                 if exc.kind != ErrorKind.NOT_FOUND:  # all gone since: nothing to add
                     raise
@@ -184,7 +187,7 @@ class PlexSource(MediaSource):
         them short, read again by key (one that has gone since is dropped)."""
         complete, cut = _split_cut(tracks)
         keys = [el.attrib.get("ratingKey") for el in cut]
-        return complete + self._metadata(keys, "tracks") if keys else complete
+        return complete + self._metadata(keys, "tracks", guids=True) if keys else complete
 
     def track_pages(self, page_size):
         """Yield lists of track dicts. Tracks whose genres may be cut short wait until a
@@ -192,7 +195,7 @@ class PlexSource(MediaSource):
         if self._albums is None:
             self.prepare(page_size)
         waiting = []
-        for page in self._pages(_TRACK, "Track", page_size, "tracks"):
+        for page in self._pages(_TRACK, "Track", page_size, "tracks", guids=True):
             complete, cut = _split_cut(page)
             waiting += cut
             if len(waiting) >= _KEYS_PER_REQUEST:
@@ -228,7 +231,7 @@ class PlexSource(MediaSource):
             name = field if "." in field else f"track.{field}"
             extra = f"&{quote(name + '>>', safe='.')}={since}"
             check = self._filter_applied(name)
-            for page in self._pages(_TRACK, "Track", page_size, "changed tracks", extra, check):
+            for page in self._pages(_TRACK, "Track", page_size, "changed tracks", extra, check, guids=True):
                 pending += page
                 if len(pending) >= page_size:
                     yield self._tracks_with_albums(pending)
@@ -363,12 +366,17 @@ class PlexSource(MediaSource):
 
     # -- helpers ----------------------------------------------------------------
 
-    def _listing(self, plex_type, extra=""):
-        return f"/library/sections/{self._section_key}/all?type={plex_type}&includeGuids=0&sort=id{extra}"
+    def _listing(self, plex_type, extra="", guids=False):
+        """A section listing's path; `guids` asks for each item's external ids (Guid tags),
+        where a track's MusicBrainz recording id is."""
+        return (
+            f"/library/sections/{self._section_key}/all?type={plex_type}"
+            f"&includeGuids={int(guids)}&sort=id{extra}"
+        )
 
-    def _pages(self, plex_type, tag, page_size, what, extra="", check_total=None):
+    def _pages(self, plex_type, tag, page_size, what, extra="", check_total=None, guids=False):
         def fetch(start, size):
-            data = self._query(self._listing(plex_type, extra), what, start=start, size=size)
+            data = self._query(self._listing(plex_type, extra, guids), what, start=start, size=size)
             total = text_number(data.attrib.get("totalSize"))
             if check_total:
                 check_total(total)
@@ -400,6 +408,7 @@ class PlexSource(MediaSource):
             "last_played_at": from_epoch(text_number(a.get("lastViewedAt"))),
             "added_at": from_epoch(text_number(a.get("addedAt"))),
             "server_updated_at": from_epoch(text_number(a.get("updatedAt"))),
+            "recording_mbid": _recording_mbid(el),
             "server_says_live": album_live,
         }
 
@@ -408,6 +417,20 @@ def _added(start, end):
     """Filters for start <= addedAt < end (None: unbounded); Plex's >> and << are strict."""
     bounds = [("addedAt>>", None if start is None else start - 1), ("addedAt<<", end)]
     return "".join(f"&{quote(name)}={value}" for name, value in bounds if value is not None)
+
+
+def _recording_mbid(el):
+    """The MusicBrainz recording id among a track's Guid tags (includeGuids=1): Plex
+    writes `mbid://<uuid>` (some servers `mbid://recording/<uuid>`) beside other agents'
+    ids such as `plex://track/…` or `local://…`."""
+    for child in el:
+        if child.tag != "Guid":
+            continue
+        scheme, _, rest = child.attrib.get("id", "").partition("://")
+        kind, _, value = rest.rpartition("/")
+        if scheme == "mbid" and kind in ("", "recording") and (mbid := recording_id(value)):
+            return mbid
+    return ""
 
 
 def _maybe_cut(el):

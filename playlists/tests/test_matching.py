@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from library.models import SyncState, Track
 from playlists.importers import Entry
-from playlists.matching import CachedTrack, Matcher, normalize
+from playlists.matching import CachedTrack, Matcher, entry_key, normalize
 
 DATA = Path(__file__).parent / "data"
 
@@ -146,6 +146,7 @@ def _track(
     is_live=False,
     artists=None,
     year=None,
+    recording_mbid="",
 ):
     return {
         "rating_key": key,
@@ -157,6 +158,7 @@ def _track(
         "duration_ms": duration_ms,
         "is_live": is_live,
         "year": year,
+        "recording_mbid": recording_mbid,
     }
 
 
@@ -660,3 +662,70 @@ def test_matcher_is_built_once_per_cache_state_and_sees_the_next_sync(django_ass
     after_sync = Matcher.for_source("plex")
     assert after_sync is not first
     assert after_sync.match(Entry("Nine Inch Nails", "Hurt")).track.rating_key == "12"
+
+
+# --- recording ids and entry keys ----------------------------------------------------------------
+
+HURT = "b1a9c0e9-d987-4042-ae91-78d6a3267d69"
+
+
+def test_entry_with_a_known_recording_id_matches_its_track_whatever_the_text_says():
+    matcher = Matcher(
+        [
+            _track("1", "Johnny Cash", "Hurt", "American IV", recording_mbid=HURT),
+            _track("2", "Nine Inch Nails", "Hurt", "The Downward Spiral"),
+        ]
+    )
+    result = matcher.match(Entry("J. Cash", "Hurt (as heard on the radio)", mbid=HURT.upper()))
+    assert (result.status, result.track.rating_key) == ("matched", "1")
+
+
+def test_copies_of_one_recording_id_match_the_artists_own_album_first():
+    matcher = Matcher(
+        [
+            _track("1", "Queen", "Bohemian Rhapsody", "Greatest Hits", year=1981, recording_mbid=HURT),
+            _track("2", "Queen", "Bohemian Rhapsody", "A Night at the Opera", year=1975, recording_mbid=HURT),
+        ]
+    )
+    result = matcher.match(Entry("Queen", "Bohemian Rhapsody", mbid=HURT))
+    assert result.status == "matched"
+    assert [t.rating_key for t in [result.track, *result.candidates]] == ["2", "2", "1"]
+
+
+def test_entry_with_an_unknown_recording_id_falls_back_to_artist_and_title():
+    matcher = Matcher(
+        [_track("1", "Johnny Cash", "Hurt", recording_mbid=HURT), _track("2", "Nine Inch Nails", "Hurt")]
+    )
+    result = matcher.match(Entry("Nine Inch Nails", "Hurt", mbid="0f4a2d3c-1111-4222-8333-444455556666"))
+    assert (result.status, result.track.rating_key) == ("matched", "2")
+
+
+def test_entry_key_is_the_recording_id_then_the_isrc_then_the_text():
+    assert entry_key(Entry("A", "B", mbid=HURT.upper(), isrc="USRC10300001")) == f"mbid:{HURT}"
+    assert entry_key(Entry("A", "B", isrc="us-rc1-03-00001")) == "isrc:USRC10300001"
+    assert entry_key(Entry("A", "B", mbid="not an id")) == "text:a|b|"
+
+
+def test_entry_key_ignores_case_accents_featured_artists_and_version_tags():
+    plain = entry_key(Entry("Beyonce", "Crazy in Love", "Dangerously in Love"))
+    assert plain == "text:beyonce|crazy in love|dangerously in love"
+    assert (
+        entry_key(
+            Entry(
+                "BEYONCÉ feat. JAY-Z",
+                "Crazy In Love (feat. Jay-Z) - 2003 Remaster",
+                "Dangerously In Love (Deluxe Edition)",
+            )
+        )
+        == plain
+    )
+
+
+def test_entry_key_keeps_remixes_albums_and_artists_apart():
+    keys = {
+        entry_key(Entry("Beyonce", "Crazy in Love")),
+        entry_key(Entry("Beyonce", "Crazy in Love (Remix)")),
+        entry_key(Entry("Beyonce", "Crazy in Love", "Live at Wembley")),
+        entry_key(Entry("Jay-Z", "Crazy in Love")),
+    }
+    assert len(keys) == 4
