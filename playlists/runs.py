@@ -40,7 +40,7 @@ from library.sync import SyncFailed, sync
 from playlists import outside
 from playlists.generate import Filters, pick
 from playlists.importers import Entry
-from playlists.matching import Matcher, normalize
+from playlists.matching import Matcher, entry_key
 from playlists.models import RUNS_KEPT, PlaylistRun, RememberedMatch, SavedPlaylist
 from playlists.vocab import Outcome, Recipe, WriteMode
 
@@ -221,7 +221,8 @@ def _resolve(saved, adapters):
 
 
 def _from_cache(track):
-    entry = Entry(track.artist, track.title, track.album, track.duration_ms)
+    # The recording id carries the match across servers when both know it.
+    entry = Entry(track.artist, track.title, track.album, track.duration_ms, mbid=track.recording_mbid)
     return _Item(entry, track.source, track.rating_key)
 
 
@@ -242,11 +243,6 @@ def _mirrored(recipe, adapters):
 
 
 # --- matching on a target's cache ----------------------------------------------------------------
-
-
-def entry_key(entry):
-    """What a remembered match is stored against: normalised artist|title|album."""
-    return "text:" + "|".join(normalize(part) for part in (entry.artist, entry.title, entry.album))
 
 
 def _match(items, server):

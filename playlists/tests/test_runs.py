@@ -11,6 +11,7 @@ from library.sources import get_source
 from library.sync import sync
 from playlists import runs
 from playlists.importers import Entry
+from playlists.matching import entry_key
 from playlists.models import PlaylistRun, RememberedMatch, SavedPlaylist
 from playlists.tests.conftest import studio_tracks
 from playlists.vocab import Outcome
@@ -151,10 +152,8 @@ def test_a_remembered_match_is_used_by_a_second_playlist(plex, source_file):
     assert first.unmatched == 2 and {e["title"] for e in review} == {"Not A Real Song", "Phantom"}
 
     chosen = Track.objects.exclude(rating_key__in=keys(tracks)).first()
-    RememberedMatch.remember(
-        runs.entry_key(Entry("Nobody Here", "Not A Real Song")), "plex", chosen.rating_key
-    )
-    RememberedMatch.remember(runs.entry_key(Entry("Ghost Band", "Phantom")), "plex")
+    RememberedMatch.remember(entry_key(Entry("Nobody Here", "Not A Real Song")), "plex", chosen.rating_key)
+    RememberedMatch.remember(entry_key(Entry("Ghost Band", "Phantom")), "plex")
 
     second = subscription(spec, name="Another")
     record = runs.run(second.pk)
