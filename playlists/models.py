@@ -105,6 +105,18 @@ class SavedPlaylist(models.Model):
         return saved
 
     @property
+    def schedule_label(self):
+        """ "every 6 hours", "every day", "only when asked"."""
+        if not self.every:
+            return "only when asked"
+        minutes = round(self.every / timedelta(minutes=1))
+        for unit, size in (("week", 7 * 1440), ("day", 1440), ("hour", 60), ("minute", 1)):
+            if minutes % size == 0:
+                count = minutes // size
+                return f"every {unit}" if count == 1 else f"every {count} {unit}s"
+        return f"every {minutes} minutes"
+
+    @property
     def schedule_name(self):
         return f"saved playlist {self.pk}"
 

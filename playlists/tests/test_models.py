@@ -26,6 +26,7 @@ def test_a_scheduled_playlist_gets_a_worker_schedule_that_follows_it():
     [schedule] = schedules()
     assert schedule.func == "playlists.tasks.run_saved_playlist"
     assert schedule.minutes == 360 and schedule.repeats == -1
+    assert saved.schedule_label == "every 6 hours"
     assert saved.next_run_at == schedule.next_run
 
     saved.every = timedelta(days=1)
@@ -36,6 +37,7 @@ def test_a_scheduled_playlist_gets_a_worker_schedule_that_follows_it():
     saved.every = None
     saved.save()
     assert schedules() == [] and saved.next_run_at is None
+    assert saved.schedule_label == "only when asked"
 
 
 def test_deleting_a_saved_playlist_removes_its_schedule():

@@ -78,8 +78,8 @@ def _get(name):
 
 def _describe(saved):
     servers = " and ".join(t.get_server_display() for t in saved.targets.all())
-    every = f"every {saved.every}" if saved.every else "when run"
-    return f"{saved.get_kind_display().lower()} to {servers}, {saved.get_mode_display().lower()}, {every}"
+    kind, mode = saved.get_kind_display().lower(), saved.get_mode_display().lower()
+    return f"{kind} to {servers}, {mode}, {saved.schedule_label}"
 
 
 def _result(record):
