@@ -56,16 +56,6 @@ def test_plex_down_while_creating_leaves_no_half_playlist(plex, fake_plex):
     assert fake_plex.playlists == {}
 
 
-def test_replacing_a_long_playlist_clears_it_in_one_request(plex, fake_plex):
-    first = plex.save_playlist("Mix", _keys(fake_plex, 70))
-    fake_plex.reset_counts()
-    saved = plex.save_playlist("Mix", _keys(fake_plex, 140)[70:], mode="replace", playlist_id=first.id)
-    assert _contents(fake_plex, first.id) == _keys(fake_plex, 140)[70:]
-    assert (saved.added, saved.removed) == (70, 70)
-    assert fake_plex.requests[("DELETE", "/playlists/{id}/items/{id}")] == 0
-    assert fake_plex.requests[("DELETE", "/playlists/{id}/items")] == 1
-
-
 def test_failed_replace_of_a_long_playlist_puts_it_back_as_it_was(plex, fake_plex):
     old = _keys(fake_plex, 100)[40:]
     first = plex.save_playlist("Mix", old)
