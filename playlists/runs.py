@@ -236,7 +236,7 @@ def _mirrored(recipe, adapters):
     )
     if playlist_id is None:
         raise RunFailed(f"{adapter.label} has no playlist called {title!r}.")
-    keys = _read_keys(adapter, playlist_id)
+    keys = [key for _, key in adapter.read_playlist(playlist_id)]
     tracks = {t.rating_key: t for t in Track.objects.filter(source=server, rating_key__in=keys)}
     # A track the cache does not hold yet (added since its last sync) cannot be named.
     return title, [_from_cache(tracks[key]) for key in keys if key in tracks]
@@ -296,7 +296,8 @@ def _match(items, server):
 def _apply(saved, target, desired, adapter, record, dry_run):
     """Bring one target to what the mode asks for; returns whether it was (or, in a dry
     run, would be) written."""
-    current = _read_keys(adapter, target.playlist_id) if target.playlist_id else []
+    entries = adapter.read_playlist(target.playlist_id) if target.playlist_id else []
+    current = [key for _, key in entries]
     final = _wanted(saved.mode, desired, current, target.written_keys)
     detail = record.detail["targets"][target.server]
     present = set(current)
@@ -315,10 +316,10 @@ def _apply(saved, target, desired, adapter, record, dry_run):
         return True
     if not target.playlist_id:
         if final:
-            target.playlist_id = _create(adapter, saved.name, final)
+            target.playlist_id = adapter.create_playlist(saved.name, final).id
             detail["playlist_id"] = target.playlist_id
     elif final != current:
-        _update(adapter, target.playlist_id, final, saved.name)
+        adapter.update_playlist(target.playlist_id, final, title=saved.name, entries=entries)
     target.written_keys = [key for key in desired if key in wanted]
     target.save()
     return True
@@ -334,15 +335,3 @@ def _wanted(mode, desired, current, written):
         ours = set(written) | set(desired)
         return desired + [key for key in current if key not in ours]
     return desired
-
-
-def _read_keys(adapter, playlist_id):
-    return [key for _, key in adapter._entries(playlist_id)]
-
-
-def _create(adapter, title, keys):
-    return adapter.save_playlist(title, keys, mode="create").id
-
-
-def _update(adapter, playlist_id, keys, title):
-    adapter.save_playlist(title, keys, mode="replace", playlist_id=playlist_id)
