@@ -208,6 +208,13 @@ SYNC_HEARTBEAT_TIMEOUT = _env_int("SYNC_HEARTBEAT_TIMEOUT", 60, minimum=5)
 IMPORT_MAX_ENTRIES = _env_int("IMPORT_MAX_ENTRIES", 10000, minimum=1)
 IMPORT_MAX_UPLOAD_MB = _env_int("IMPORT_MAX_UPLOAD_MB", 5, minimum=1)
 
+# Outside playlists a subscription fetches on every run (playlists.outside): the APIs
+# (settings so the fakes plug in), the largest answer read, and each request's deadline.
+LISTENBRAINZ_API_URL = _env_url("LISTENBRAINZ_API_URL") or "https://api.listenbrainz.org"
+DEEZER_API_URL = _env_url("DEEZER_API_URL") or "https://api.deezer.com"
+OUTSIDE_MAX_MB = _env_int("OUTSIDE_MAX_MB", 10, minimum=1)
+OUTSIDE_TIMEOUT = _env_int("OUTSIDE_TIMEOUT", 20, minimum=1)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

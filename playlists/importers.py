@@ -1,10 +1,12 @@
 """Read playlist files people export from other services into (artist, title) entries.
 
 Formats: M3U/M3U8 (#EXTINF lines or bare file paths and URLs), CSV (plain,
-Exportify for Spotify, TuneMyMusic and similar exports, delimiter sniffed) and
-JSPF (ListenBrainz). The format comes from the file extension, else from the
-content. Every error is a PlaylistFormatError whose message can be shown as is: any
-input, however malformed (binary, a zip, a web page, deep nesting), is one of these.
+Exportify for Spotify, TuneMyMusic and similar exports, delimiter sniffed), JSPF
+(ListenBrainz) and XSPF. The format comes from the file extension, else from the
+content (XML is always read as XSPF). An entry carries the MusicBrainz recording id
+(`mbid`, lower case) when a JSPF or XSPF identifier names one, and an `isrc` when the
+source has it. Every error is a PlaylistFormatError whose message can be shown as is:
+any input, however malformed (binary, a zip, a web page, deep nesting), is one of these.
 """
 
 import codecs
@@ -13,6 +15,7 @@ import io
 import json
 import math
 import re
+import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -35,11 +38,19 @@ class PlaylistFormatError(ValueError):
     """A file that cannot be read as a playlist; the message says what and where."""
 
 
+class EmptyPlaylist(PlaylistFormatError):
+    """A playlist without one entry that could be read; `why` says what was skipped."""
+
+    def __init__(self, filename, why):
+        super().__init__(f"No tracks could be read from {filename}: {why}.")
+        self.why = why
+
+
 class _Full(Exception):
     """The playlist already holds as many entries as an import may have."""
 
 
-_LABELS = {"m3u": "M3U", "csv": "CSV", "jspf": "JSPF", None: "M3U, CSV or JSPF"}
+_LABELS = {"m3u": "M3U", "csv": "CSV", "jspf": "JSPF", "xspf": "XSPF", None: "M3U, CSV, JSPF or XSPF"}
 
 
 def _invalid(kind, why):
@@ -49,7 +60,7 @@ def _invalid(kind, why):
 @dataclass
 class Playlist:
     name: str
-    format: str  # "m3u", "csv" or "jspf"
+    format: str  # "m3u", "csv", "jspf", "xspf", or "deezer" (its API, playlists.outside)
     entries: list[Entry] = field(default_factory=list)
     max_entries: int | None = None
     # reason ("no artist", "no title", ...) -> how many entries were dropped for it
@@ -57,13 +68,14 @@ class Playlist:
 
     def skipped_summary(self):
         """E.g. "3 lines skipped: no artist; 1 line skipped: no title", or ""."""
-        unit = "track" if self.format == "jspf" else "line"
+        unit = "line" if self.format in ("m3u", "csv") else "track"
         return "; ".join(
             f"{count} {unit}{'' if count == 1 else 's'} skipped: {reason}"
             for reason, count in self.skipped.items()
         )
 
-    def _add(self, artist, title, album="", duration_ms=None):
+    def add(self, artist, title, album="", duration_ms=None, mbid="", isrc=""):
+        """Add an entry, or count it skipped without an artist or a title."""
         artist, title, album = _clean(artist), _clean(title), _clean(album)
         if not artist or not title:
             reason = "no title" if artist else "no artist" if title else "no artist or title"
@@ -71,7 +83,8 @@ class Playlist:
             return
         if len(self.entries) == self.max_entries:
             raise _Full
-        self.entries.append(Entry(artist, title, album, duration_ms or None))
+        isrc = re.sub(r"[\s-]", "", isrc).upper()  # "US-RC1-76-07839" is written with and without dashes
+        self.entries.append(Entry(artist, title, album, duration_ms or None, mbid, isrc))
 
 
 def read_playlist(data: bytes, filename: str, max_entries: int | None = None) -> Playlist:
@@ -85,7 +98,7 @@ def read_playlist(data: bytes, filename: str, max_entries: int | None = None) ->
         raise _invalid(named_kind, "it is empty")
     if why := _not_text(data, text) or _markup(text):
         raise _invalid(named_kind, why)
-    kind = named_kind or _sniff(text)
+    kind = "xspf" if _is_xml(text) else named_kind or _sniff(text)
     playlist = Playlist(name=path.stem or "Imported playlist", format=kind, max_entries=max_entries)
     try:
         _READERS[kind](text, playlist)
@@ -95,8 +108,7 @@ def read_playlist(data: bytes, filename: str, max_entries: int | None = None) ->
             f"{max_entries:,} at a time (the IMPORT_MAX_ENTRIES setting). Split it into smaller files."
         ) from None
     if not playlist.entries:
-        why = playlist.skipped_summary() or "the file has no tracks in it"
-        raise PlaylistFormatError(f"No tracks could be read from {filename}: {why}.")
+        raise EmptyPlaylist(filename, playlist.skipped_summary() or "the file has no tracks in it")
     # A name longer than a save allows would only fill the page.
     playlist.name = _clean(playlist.name)[:200] or "Imported playlist"
     return playlist
@@ -149,8 +161,12 @@ def _markup(text):
     if "<html" in head or "<!doctype html" in head:
         return "it is a web page (HTML), perhaps saved from the browser instead of the file it links to"
     if "xspf" in head or "<playlist" in head:
-        return "it is an XSPF (XML) playlist; export it as JSPF, M3U or CSV instead"
-    return "it is an XML document"
+        return ""
+    return "it is an XML document, not an XSPF playlist"
+
+
+def _is_xml(text):
+    return text.lstrip().startswith("<")
 
 
 def _count_entries(kind, text):
@@ -158,6 +174,8 @@ def _count_entries(kind, text):
     its M3U locations, or its CSV lines after the header."""
     if kind == "jspf":
         return len(_jspf_tracks(text)[1])
+    if kind == "xspf":
+        return len(_xspf_tracks(text)[1])
     lines = [line for line in text.splitlines() if line.strip()]
     if kind == "csv":
         return len(lines) - 1
@@ -215,7 +233,7 @@ def _read_m3u(text, playlist):
         # A folder is the album only in an Artist/Album tree that agrees with the tags.
         if path_album and path_artist.casefold() != artist.casefold():
             path_album = ""
-        playlist._add(artist, shown_title or path_title, album or path_album, duration)
+        playlist.add(artist, shown_title or path_title, album or path_album, duration)
         # The tags before a location describe that one entry only.
         info = artist = album = ""
         duration = None
@@ -318,7 +336,7 @@ def _read_csv(text, playlist):
             # Exportify joins several artists with a bare comma: "Daft Punk,Pharrell Williams".
             artist = re.sub(r",(?=\S)", ", ", values.get("artist", ""))
             duration = _milliseconds(values.get("duration_ms", "")) or _duration(values.get("duration", ""))
-            playlist._add(artist, values.get("title"), values.get("album"), duration)
+            playlist.add(artist, values.get("title"), values.get("album"), duration)
     except csv.Error as error:
         raise _invalid("csv", f"line {reader.line_num} is malformed ({error})") from None
 
@@ -381,8 +399,15 @@ def _read_jspf(text, playlist):
             continue
         duration = track.get("duration")
         duration = _milliseconds(str(duration)) if isinstance(duration, int | float | str) else None
-        playlist._add(
-            _text(track.get("creator")), _text(track.get("title")), _text(track.get("album")), duration
+        identifiers = track.get("identifier")
+        # ListenBrainz sends a list of URLs; the JSPF spec and older exports a single one.
+        identifiers = identifiers if isinstance(identifiers, list) else [identifiers]
+        playlist.add(
+            _text(track.get("creator")),
+            _text(track.get("title")),
+            _text(track.get("album")),
+            duration,
+            mbid=recording_mbid(_text(i) for i in identifiers),
         )
 
 
@@ -390,5 +415,83 @@ def _text(value):
     return value if isinstance(value, str) else ""
 
 
-_FORMATS = {".m3u": "m3u", ".m3u8": "m3u", ".csv": "csv", ".tsv": "csv", ".jspf": "jspf", ".json": "jspf"}
-_READERS = {"m3u": _read_m3u, "csv": _read_csv, "jspf": _read_jspf}
+_RECORDING = re.compile(
+    r"\s*https?://(?:www\.)?musicbrainz\.org/recording/([0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12})/?\s*",
+    re.I,
+)
+
+
+def recording_mbid(identifiers):
+    """The MusicBrainz recording id that the first recording URL among `identifiers`
+    (https://musicbrainz.org/recording/<mbid>) names, lower case, or ""."""
+    for identifier in identifiers:
+        if match := _RECORDING.fullmatch(identifier):
+            return match[1].lower()
+    return ""
+
+
+# --- XSPF ----------------------------------------------------------------------------------------
+
+
+class _NoDoctype(ET.TreeBuilder):
+    # Called at the start of a DOCTYPE, before any entity it declares can expand:
+    # no playlist needs one, and refusing it keeps entity bombs out whatever expat does.
+    def doctype(self, name, pubid, system):
+        raise _invalid("xspf", "it declares a DTD, which MediaSage refuses")
+
+
+def _local(tag):
+    """A tag without its namespace: XSPF files come with and without xmlns."""
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+
+
+def _xspf_tracks(text):
+    """(the playlist element, its track elements) in an XSPF text."""
+    parser = ET.XMLParser(target=_NoDoctype())
+    try:
+        parser.feed(text)
+        root = parser.close()
+    except ET.ParseError as error:
+        line, column = error.position
+        raise _invalid("xspf", f"it is not well-formed XML (line {line}, column {column + 1})") from None
+    lists = [child for child in root if _local(child.tag) == "trackList"]
+    if _local(root.tag) != "playlist" or not lists:
+        raise _invalid("xspf", "it has no <playlist> with a <trackList>")
+    return root, [track for track in lists[0] if _local(track.tag) == "track"]
+
+
+def _child_texts(element, name):
+    return [(child.text or "").strip() for child in element if _local(child.tag) == name]
+
+
+def _read_xspf(text, playlist):
+    root, tracks = _xspf_tracks(text)
+    if title := " ".join(_child_texts(root, "title")):
+        playlist.name = title
+    for track in tracks:
+        fields = {name: next(iter(_child_texts(track, name)), "") for name in ("creator", "title", "album")}
+        if not fields["creator"] and not fields["title"] and _child_texts(track, "location"):
+            # A bare file location names a file on someone else's disk; XSPF says a
+            # player may only resolve it, and guessing tags from it is M3U's business.
+            playlist.skipped["only a location, no artist or title"] += 1
+            continue
+        duration = _milliseconds(next(iter(_child_texts(track, "duration")), ""))
+        playlist.add(
+            fields["creator"],
+            fields["title"],
+            fields["album"],
+            duration,
+            mbid=recording_mbid(_child_texts(track, "identifier")),
+        )
+
+
+_FORMATS = {
+    ".m3u": "m3u",
+    ".m3u8": "m3u",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".jspf": "jspf",
+    ".json": "jspf",
+    ".xspf": "xspf",
+}
+_READERS = {"m3u": _read_m3u, "csv": _read_csv, "jspf": _read_jspf, "xspf": _read_xspf}

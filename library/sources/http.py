@@ -93,6 +93,9 @@ class ServerSession(requests.Session):
         self.request_count = 0
         self.server_time = None  # the Date of the latest good answer
         self.max_mb = settings.MEDIA_SERVER_MAX_RESPONSE_MB
+        self.max_setting = "MEDIA_SERVER_MAX_RESPONSE_MB"  # named when an answer is over max_mb
+        # False only for a caller whose own XML parser refuses a DTD (playlists.outside).
+        self.refuse_dtd = True
         self.max_redirects = _MAX_REDIRECTS
         self.mount("http://", _WatchedAdapter())
         self.mount("https://", _WatchedAdapter())
@@ -148,7 +151,7 @@ class ServerSession(requests.Session):
         # requests would guess an undeclared charset from the bytes; fix it, so
         # that what plexapi decodes and parses is exactly what was checked.
         response.encoding = response.encoding or "utf-8"
-        if _unsafe_xml(_head(response.content, response.encoding)):
+        if self.refuse_dtd and _unsafe_xml(_head(response.content, response.encoding)):
             raise UnsafeXML("a DTD")
 
     def get_redirect_target(self, resp):
@@ -170,8 +173,9 @@ class ServerSession(requests.Session):
 
     @property
     def server(self):
-        """How messages name the server: "Plex at 192.168.1.10:32400"."""
-        return f"{self.label} at {self.where}"
+        """How messages name the server: "Plex at 192.168.1.10:32400", or the host
+        alone for a session without a label (any web server)."""
+        return f"{self.label} at {self.where}" if self.label else self.where
 
     def error(self, kind, said):
         """A SourceError of `kind` saying what the server did: error(BAD_RESPONSE,
@@ -201,7 +205,11 @@ class ServerSession(requests.Session):
         if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
             status = exc.response.status_code
             if status == 401:
-                message = f"{server} rejected {self.credential} (HTTP 401). Check {self.setting}."
+                message = (
+                    f"{server} rejected {self.credential} (HTTP 401). Check {self.setting}."
+                    if self.credential
+                    else f"{server} asks for a sign-in for {what} (HTTP 401): it is not public."
+                )
                 return SourceError(ErrorKind.UNAUTHORIZED, message), False
             if status == 404:
                 return SourceError(ErrorKind.NOT_FOUND, f"{server} has no {what} (HTTP 404)."), False
@@ -212,7 +220,7 @@ class ServerSession(requests.Session):
                 ErrorKind.UNAUTHORIZED if status == 403 else ErrorKind.BAD_RESPONSE, message
             ), status >= 500
         if isinstance(exc, TooLarge):
-            message = f"{server} sent more than {self.max_mb} MB for {what} (MEDIA_SERVER_MAX_RESPONSE_MB)."
+            message = f"{server} sent more than {self.max_mb} MB for {what} ({self.max_setting})."
             return SourceError(ErrorKind.BAD_RESPONSE, message), False
         if isinstance(exc, UnsafeXML):
             message = f"{server} sent XML declaring a DTD for {what}, which MediaSage refuses."

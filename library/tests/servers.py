@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from library.fakes.jellyfin import file_tags, item_id
+from library.fakes.plexdata import recording_mbid
 from library.sources.jellyfin import JellyfinSource
 from library.sources.plex import PlexSource
 
@@ -30,6 +31,7 @@ def plex_rows(lib):
             "user_rating": None if t.user_rating is None else round(t.user_rating),
             "duration_ms": t.duration_ms,
             "is_live": t.truth_live,
+            "recording_mbid": recording_mbid(t),
         }
     return rows
 
@@ -56,6 +58,7 @@ def jellyfin_track(lib, t):
         "last_played_at": _dt(t.last_viewed_at) if t.view_count else None,
         "added_at": _dt(t.added_at),
         "server_updated_at": None,
+        "recording_mbid": recording_mbid(t),
         "server_says_live": False,
     }
 

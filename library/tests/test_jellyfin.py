@@ -406,3 +406,26 @@ def test_credits_are_kept_in_order_once_each_without_blanks_or_non_names(fake_je
     row = next(iter(_synced_rows(fake_jellyfin).values()))
     assert row["artists"] == ["Emmy the Great", "Tim Wheeler"]
     assert row["artist"] == "Emmy the Great, Tim Wheeler"
+
+
+MBID = "5f1a7a4c-9b0e-4c11-8f0a-3d2c1b0a9e8f"
+
+
+@pytest.mark.parametrize(
+    ("provider_ids", "cached"),
+    [
+        ({"MusicBrainzRecording": MBID.upper(), "MusicBrainzTrack": "0" * 8 + MBID[8:]}, MBID),
+        # A release track id names a track on one release, not the recording.
+        ({"MusicBrainzTrack": MBID, "MusicBrainzAlbum": MBID}, ""),
+        ({"MusicBrainzRecording": "not an id"}, ""),
+        ({}, ""),
+        (None, ""),
+        ([MBID], ""),
+    ],
+)
+def test_recording_id_is_read_from_provider_ids_musicbrainz_recording_only(
+    fake_jellyfin, provider_ids, cached
+):
+    fake_jellyfin.edit_items = lambda item: item | {"ProviderIds": provider_ids}
+    rows = _synced_rows(fake_jellyfin)
+    assert {row["recording_mbid"] for row in rows.values()} == {cached}

@@ -3,6 +3,7 @@ albums, listings that cut tags short), the claim, and failures of the engine its
 What every server does is in test_sync_contract.py."""
 
 from datetime import timedelta
+from xml.etree import ElementTree
 
 import pytest
 from django.db import DatabaseError
@@ -11,6 +12,7 @@ from django.utils import timezone
 from library import cache
 from library.fakes.plexdata import FakeLibrary
 from library.models import StagedTrack, SyncBusy, SyncState, Track
+from library.sources.plex import _recording_mbid
 from library.sync import SyncFailed, sync
 from library.tests.servers import plex_rows
 from library.vocab import ErrorKind
@@ -64,6 +66,26 @@ def test_an_album_without_genres_takes_all_of_its_artists(fake_plex):
     tracks = [t for t in lib.album_tracks(album.key) if not t.genres]
     for track in tracks:
         assert Track.objects.get(rating_key=str(track.rating_key)).genres == artist.genres
+
+
+MBID = "5f1a7a4c-9b0e-4c11-8f0a-3d2c1b0a9e8f"
+
+
+@pytest.mark.parametrize(
+    ("guids", "cached"),
+    [
+        (f'<Guid id="mbid://{MBID}"/>', MBID),
+        (f'<Guid id="plex://track/5d07c2f1"/><Guid id="mbid://{MBID.upper()}"/>', MBID),
+        (f'<Guid id="mbid://recording/{MBID}"/>', MBID),
+        (f'<Guid id="mbid://artist/{MBID}"/>', ""),
+        ('<Guid id="local://684925"/>', ""),
+        ('<Guid id="mbid://not-an-id"/>', ""),
+        ("", ""),
+    ],
+)
+def test_recording_id_is_the_mbid_guid_among_other_agents_ids(guids, cached):
+    track = ElementTree.fromstring(f'<Track ratingKey="1" guid="plex://track/5d07c2f1">{guids}</Track>')
+    assert _recording_mbid(track) == cached
 
 
 def test_sync_makes_about_one_request_per_page_not_one_per_track(fake_plex):

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from library.fakes.plexdata import recording_mbid
 from library.models import StagedTrack, SyncState, Track
 from library.sources import SourceError
 from library.sync import SyncFailed, sync
@@ -65,6 +66,15 @@ def test_first_sync_caches_every_track_as_the_server_has_it(server):
     state = SyncState.objects.get(source=server.name)
     assert state.track_count == 150 and state.last_sync_at is not None and not state.is_syncing
     assert state.error == "" and not StagedTrack.objects.exists()
+
+
+def test_tracks_cache_their_musicbrainz_recording_id_where_the_server_knows_it(server):
+    _sync(server)
+    ids = dict(Track.objects.filter(source=server.name).values_list("rating_key", "recording_mbid"))
+    tagged = {server.key(k): recording_mbid(t) for k, t in server.fake.library.tracks.items()}
+    assert ids == tagged
+    # Most tracks have one; the rest (no id, or only other agents' or release-track ids) have "".
+    assert 100 < sum(map(bool, ids.values())) < 150
 
 
 def test_resync_applies_added_removed_and_changed_tracks(server):

@@ -182,8 +182,8 @@ def test_jspf_from_listenbrainz():
     playlist = _read("listenbrainz.jspf")
     assert playlist.name == "Weekly Jams for alice, week of 2024-01-01 Mon"
     assert playlist.entries == [
-        Entry("Sigur Rós", "Hoppípolla", "Takk...", 268000),
-        Entry("YOASOBI", "夜に駆ける"),
+        Entry("Sigur Rós", "Hoppípolla", "Takk...", 268000, mbid="5f0cb5a5-4d8b-4f0d-9d3e-3b2a1c8f9e01"),
+        Entry("YOASOBI", "夜に駆ける", mbid="0c5b2a1e-1d6f-4b2b-9d0a-6c1e7f3a2b11"),
         Entry(
             "Daft Punk feat. Pharrell Williams & Nile Rodgers", "Get Lucky", "Random Access Memories", 369000
         ),
@@ -273,11 +273,11 @@ MALFORMED = [
         b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00",
         "not a valid M3U file: it is binary",
     ),
-    ("noise", random.Random(5).randbytes(500), "not a valid M3U, CSV or JSPF file: it is binary data"),
+    ("noise", random.Random(5).randbytes(500), "not a valid M3U, CSV, JSPF or XSPF file: it is binary data"),
     ("mix.m3u", _zip(), "This is not a valid M3U file: it is a zip archive: unzip it"),
     ("page.m3u", _HTML, "This is not a valid M3U file: it is a web page (HTML)"),
-    ("page.txt", _HTML.lower(), "not a valid M3U, CSV or JSPF file: it is a web page"),
-    ("mix.jspf", _XSPF, "This is not a valid JSPF file: it is an XSPF (XML) playlist; export it as JSPF"),
+    ("page.txt", _HTML.lower(), "not a valid M3U, CSV, JSPF or XSPF file: it is a web page"),
+    ("mix.jspf", _XSPF, "This is not a valid XSPF file: it is not well-formed XML (line 2, column"),
     (
         "late-nul.csv",
         b"artist,title\n" + b"A,B\n" * 2000 + b"C,\x00D\n",
