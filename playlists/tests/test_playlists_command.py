@@ -59,7 +59,7 @@ def test_a_failed_run_exits_non_zero_with_one_line(plex, tmp_path):
     playlists("add", "Gone", "--source", str(tmp_path / "missing.m3u"), "--to", "plex")
     with pytest.raises(CommandError) as failed:
         playlists("run", "Gone")
-    assert str(failed.value) == f"No playlist file at {tmp_path / 'missing.m3u'}."
+    assert str(failed.value) == f"There is no file at {tmp_path / 'missing.m3u'}."
 
 
 def test_mistakes_are_one_line_errors(plex):

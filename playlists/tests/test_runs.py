@@ -175,7 +175,7 @@ def test_a_failing_source_leaves_the_target_untouched(plex, source_file, tmp_pat
     assert writes(plex) == 0 and contents(plex, saved) == keys(tracks)
 
     (tmp_path / "weekly.m3u8").unlink()
-    assert runs.run(saved.pk).error == f"No playlist file at {spec}."
+    assert runs.run(saved.pk).error == f"There is no file at {spec}."
     assert contents(plex, saved) == keys(tracks)
 
 
