@@ -10,6 +10,8 @@ from library.models import Track
 from library.sources import get_source
 from library.sync import sync
 from playlists import runs
+from playlists.fakes.listenbrainz import FakeListenBrainzServer
+from playlists.fakes.web import FakeWebServer
 from playlists.importers import Entry
 from playlists.matching import entry_key
 from playlists.models import PlaylistRun, RememberedMatch, SavedPlaylist
@@ -266,3 +268,62 @@ def test_a_run_whose_worker_died_no_longer_blocks(plex, source_file, settings):
     assert runs.run(saved.pk).outcome == Outcome.DONE
     dead.refresh_from_db()
     assert dead.outcome == Outcome.FAILED and "worker stopped" in dead.error
+
+
+@pytest.fixture
+def web(settings):
+    settings.OUTSIDE_TIMEOUT, settings.OUTSIDE_MAX_MB = 2, 1
+    with FakeWebServer() as server:
+        yield server
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (None, "404"),
+        (b"<!DOCTYPE html><html><body>Sign in to see this playlist</body></html>", "web page"),
+        (b"#EXTM3U\n", "is empty"),
+        (b"#EXTM3U\n" + b"#EXTINF:1,A - B\nx.mp3\n" * 60_000, "more than 1 MB"),
+        (b"\x00\x01\x02\xff" * 100, "binary"),
+    ],
+    ids=["not found", "html", "empty", "too large", "not text"],
+)
+def test_every_bad_source_fails_the_run_and_leaves_the_target_untouched(plex, web, body, why):
+    tracks = studio_tracks(5)
+    text = "#EXTM3U\n" + "".join(f"#EXTINF:1,{t.artist} - {t.title}\nx.mp3\n" for t in tracks)
+    web.files["/weekly.m3u"] = ("audio/x-mpegurl", text.encode())
+    saved = subscription(web.url + "/weekly.m3u")
+    runs.run(saved.pk)
+    plex.reset_counts()
+
+    if body is None:
+        del web.files["/weekly.m3u"]
+    else:
+        web.files["/weekly.m3u"] = ("audio/x-mpegurl", body)
+    record = runs.run(saved.pk)
+    assert record.outcome == Outcome.FAILED and why in record.error and "\n" not in record.error
+    assert writes(plex) == 0 and contents(plex, saved) == keys(tracks)
+
+
+def test_an_unreachable_source_fails_the_run(plex, web):
+    saved = subscription(web.url + "/weekly.m3u")
+    web.stop()
+    record = runs.run(saved.pk)
+    assert record.outcome == Outcome.FAILED and record.error and plex.playlists == {}
+
+
+def test_a_listenbrainz_weekly_exploration_follows_the_newest_one(plex, settings):
+    tracks = studio_tracks(8)
+    with FakeListenBrainzServer() as listenbrainz:
+        settings.LISTENBRAINZ_API_URL = listenbrainz.url
+        as_entries = [Entry(t.artist, t.title, t.album) for t in tracks]
+        kind = "weekly-exploration"
+        listenbrainz.add_playlist("Week 1", as_entries[:5], created_for="rob", source_patch=kind)
+        saved = subscription(f"listenbrainz:rob/{kind}", every=timedelta(weeks=1))
+        assert runs.run(saved.pk).detail["source"] == "Week 1"
+        assert contents(plex, saved) == keys(tracks[:5])
+
+        listenbrainz.add_playlist("Week 2", as_entries[3:], created_for="rob", source_patch=kind)
+        record = runs.run(saved.pk)
+    assert record.detail["source"] == "Week 2"
+    assert contents(plex, saved) == keys(tracks[3:])
