@@ -9,11 +9,13 @@ import re
 from datetime import timedelta
 
 from django.db import models, transaction
+from django.http import QueryDict
 from django.utils import timezone
 from django_q.models import Schedule
 
 from library.models import SOURCES
 from library.sources import configured_sources
+from playlists.generate import BadFilter, Filters
 from playlists.vocab import Outcome, Recipe, WriteMode
 
 # Runs kept per saved playlist: enough history for the page, bounded for a playlist
@@ -43,7 +45,12 @@ def recipe_for(source, filters=""):
     anything playlists.outside.read_source takes (a subscription)."""
     server, colon, title = source.partition(":")
     if source.strip() == "smart":
-        return Recipe.SMART, {"filters": filters.lstrip("?")}
+        filters = filters.lstrip("?")
+        try:
+            Filters.from_query(QueryDict(filters))
+        except BadFilter as exc:
+            raise RecipeError(str(exc)) from None
+        return Recipe.SMART, {"filters": filters}
     if colon and server in dict(SOURCES):
         if not title.strip():
             raise RecipeError(f"Name the {server} playlist to mirror: {server}:TITLE.")

@@ -38,7 +38,7 @@ from library.models import SyncBusy, SyncState, Track
 from library.sources import SourceError, get_source
 from library.sync import SyncFailed, sync
 from playlists import outside
-from playlists.generate import Filters, pick
+from playlists.generate import BadFilter, Filters, pick
 from playlists.importers import Entry
 from playlists.matching import Matcher, entry_key
 from playlists.models import RUNS_KEPT, PlaylistRun, RememberedMatch, SavedPlaylist
@@ -172,7 +172,10 @@ def _recipe_server(saved):
 
 
 def _filters(saved):
-    return Filters.from_query(QueryDict(saved.recipe.get("filters", "")))
+    try:
+        return Filters.from_query(QueryDict(saved.recipe.get("filters", "")))
+    except BadFilter as exc:
+        raise RunFailed(f"The smart playlist's filters are wrong: {exc}") from None
 
 
 # --- the cache first -----------------------------------------------------------------------------

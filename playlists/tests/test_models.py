@@ -81,11 +81,13 @@ def test_how_often_is_read_from_short_words(text, every):
         (("Mirror", "jellyfin:", ["plex"]), "Name the jellyfin playlist"),
         (("", "smart", ["plex"]), "Give the saved playlist a name"),
         (("Nowhere", "smart", []), "which server"),
+        (("Bad", "smart", ["plex"], {"filters": "count=lots"}), "is not"),
     ],
 )
 def test_a_saved_playlist_that_makes_no_sense_is_refused(args, message):
+    *args, options = args if isinstance(args[-1], dict) else (*args, {})
     with pytest.raises(RecipeError, match=message):
-        SavedPlaylist.add(*args)
+        SavedPlaylist.add(*args, **options)
     assert not SavedPlaylist.objects.exists()
 
 

@@ -221,6 +221,15 @@ def test_a_smart_playlist_picks_from_the_cache(plex):
     assert plex.requests[("GET", "/library/sections/{key}/all")] == 0
 
 
+def test_a_smart_recipe_stored_with_a_bad_filter_fails_the_run_with_its_name(plex):
+    saved = SavedPlaylist.add("Twenty", "smart", ["plex"], filters="count=20")
+    SavedPlaylist.objects.filter(pk=saved.pk).update(recipe={"filters": "count=lots"})
+    record = runs.run(saved.pk)
+    assert record.outcome == Outcome.FAILED
+    assert record.error.startswith("The smart playlist's filters are wrong: ")
+    assert plex.playlists == {}
+
+
 def test_a_mirror_copies_a_plex_playlist_to_jellyfin(plex, fake_jellyfin, source_file):
     tracks = studio_tracks(10)  # Plex's, before the Jellyfin cache holds any
     sync("jellyfin")
