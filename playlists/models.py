@@ -104,6 +104,9 @@ class SavedPlaylist(models.Model):
             raise RecipeError(f"{', '.join(missing)} is not configured (see README: settings).")
         if kind == Recipe.MIRROR and recipe["server"] in servers:
             raise RecipeError("A mirror copies a playlist to the other server, not onto itself.")
+        if kind == Recipe.SMART and not QueryDict(recipe["filters"]).get("source"):
+            # Picked from the first target's cache unless the filters name another.
+            recipe["filters"] = "&".join(filter(None, [recipe["filters"], f"source={servers[0]}"]))
         with transaction.atomic():
             saved = cls.objects.create(
                 name=name, kind=kind, recipe=recipe, mode=mode, every=every, allow_empty=allow_empty

@@ -37,6 +37,7 @@ from django.utils import timezone
 from library.models import SyncBusy, SyncState, Track
 from library.sources import SourceError, get_source
 from library.sync import SyncFailed, sync
+from library.vocab import Phase
 from playlists import outside
 from playlists.generate import BadFilter, Filters, pick
 from playlists.importers import Entry
@@ -188,14 +189,19 @@ def _ready_cache(server):
     label = state.get_source_display()
     synced = False
     while True:
-        # Another sync (the worker's, the user's) is under way: its result will do.
-        while state.is_running:
+        run_id = None
+        if state.is_running and state.phase == Phase.QUEUED:
+            # Queued for the worker, which may be busy with this very run: take it over.
+            run_id = state.run_id
+        elif state.is_running:
+            # Another process syncs it: its result will do.
             time.sleep(_SYNC_POLL)
             state.refresh_from_db()
-        if not state.sync_due() or synced:
+            continue
+        elif synced or not state.sync_due():
             break
         try:
-            sync(server)
+            sync(server, run_id=run_id)
             synced = True
         except SyncBusy:
             pass  # started meanwhile: wait for it

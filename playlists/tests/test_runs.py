@@ -6,9 +6,10 @@ import pytest
 from django.utils import timezone
 
 from library.fakes.jellyfin import item_id
-from library.models import Track
+from library.models import SyncState, Track
 from library.sources import get_source
 from library.sync import sync
+from library.vocab import Phase
 from playlists import runs
 from playlists.fakes.listenbrainz import FakeListenBrainzServer
 from playlists.fakes.web import FakeWebServer
@@ -253,6 +254,21 @@ def test_an_empty_cache_is_synced_before_the_run(fake_plex, transactional_db):
     record = runs.run(saved.pk)
     assert record.outcome == Outcome.DONE and record.detail["synced"] == ["plex"]
     assert len(contents(fake_plex, saved)) == 10
+
+
+def test_a_sync_queued_for_the_busy_worker_is_taken_over(fake_plex, transactional_db):
+    SyncState.claim("plex", phase=Phase.QUEUED)
+    saved = SavedPlaylist.add("Ten", "smart", ["plex"], filters="count=10")
+    record = runs.run(saved.pk)
+    assert record.outcome == Outcome.DONE and record.detail["synced"] == ["plex"]
+    assert not SyncState.for_source("plex").is_syncing
+
+
+def test_a_smart_playlist_for_jellyfin_picks_from_its_cache(fake_jellyfin, transactional_db):
+    saved = SavedPlaylist.add("Ten", "smart", ["jellyfin"], filters="count=10")
+    record = runs.run(saved.pk)
+    assert record.outcome == Outcome.DONE and record.requests.keys() == {"jellyfin"}
+    assert len(contents(fake_jellyfin, saved, "jellyfin")) == 10
 
 
 def test_a_failed_cache_sync_fails_the_run_with_its_reason(fake_plex, transactional_db):
