@@ -237,9 +237,8 @@ class MediaSource(abc.ABC):
             self._rewrite(playlist_id, self.read_playlist(playlist_id), old)
         except Exception as undo:  # whatever broke, the first error is still the one to report
             reason = undo.message if isinstance(undo, SourceError) else type(undo).__name__
-            return SourceError(
-                exc.kind, f"{exc.message} Putting the playlist back as it was failed too: {reason}"
-            )
+            undone = "Putting it back as it was failed too, so it may be half changed"
+            return SourceError(exc.kind, f"{exc.message} {undone}: {reason}")
         return exc
 
     def _saved(self, playlist_id, title, added, removed, start):

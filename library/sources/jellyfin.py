@@ -290,8 +290,8 @@ class JellyfinSource(MediaSource):
         """Jellyfin only appends, skips a track the playlist holds already, removes every
         copy of a track at once, and lets no API key move an entry. So the entries that
         stay are those holding the longest start of `keys` the playlist has in order;
-        every other entry is removed and the rest of `keys` added after them: two
-        requests (and one per 170 ids past that), whatever changed.
+        every other entry is removed and the rest of `keys` added after them: a removal
+        and an add per 170 tracks from the first change to the end, however many changed.
 
         Removal comes first: a moved track must leave before it can come back, and a
         server refusing an API key removal (Jellyfin 10.10, jellyfin#13476) then fails

@@ -299,7 +299,7 @@ class PlexSource(MediaSource):
         """Plex's summary field, locked as plexapi's editSummary leaves it (so a metadata
         refresh does not replace it)."""
         self._connect_server()
-        query = urlencode({"summary.value": summary, "summary.locked": 1})
+        query = urlencode({"summary.value": _fitted(summary, self.max_url_chars), "summary.locked": 1})
         self._call(
             lambda: self._server.query(f"/playlists/{_id(playlist_id)}?{query}", method=self._session.put),
             "the playlist's summary",
@@ -315,15 +315,14 @@ class PlexSource(MediaSource):
         if why := _playlist_ref(el).unwritable:
             title = el.attrib.get("title", playlist_id)
             raise SourceError(ErrorKind.READ_ONLY, f"{title!r} is {why}: Plex does not let apps change it.")
+        return read_all(lambda start, size: self._items(playlist_id, start, size))
 
-        def fetch(start, size):
-            data = self._query(f"/playlists/{_id(playlist_id)}/items", "the playlist", start=start, size=size)
-            tracks = [el.attrib for el in data if el.tag == "Track"]
-            return [(a.get("playlistItemID"), a["ratingKey"]) for a in tracks], text_number(
-                data.attrib.get("totalSize")
-            )
-
-        return read_all(fetch)
+    def _items(self, playlist_id, start, size):
+        """([(playlistItemID, ratingKey)], total) of a page of a playlist's entries."""
+        data = self._query(f"/playlists/{_id(playlist_id)}/items", "the playlist", start=start, size=size)
+        tracks = [el.attrib for el in data if el.tag == "Track"]
+        entries = [(a.get("playlistItemID"), a["ratingKey"]) for a in tracks]
+        return entries, text_number(data.attrib.get("totalSize"))
 
     def _rewrite(self, playlist_id, entries, keys):
         # Each wanted key keeps the first entry holding it; every other entry goes.
@@ -345,23 +344,20 @@ class PlexSource(MediaSource):
         placed = [(entry, slot[entry]) for entry, _ in entries if entry in slot] + [(_NEW, i) for i in new]
         moves = _moves(placed)
         if any(_NEW in move for move in moves):  # a new entry moves or is moved after: learn its id
-            placed = self._placed(playlist_id, keys, slot, new)
+            placed = placed[: len(slot)] + self._named(playlist_id, keys, new, len(slot))
             moves = _moves(placed)
         for entry, after in moves:
             self._move(playlist_id, entry, after)
 
-    def _placed(self, playlist_id, keys, slot, new):
-        """[(entry, index in `keys`)] of the playlist as it is, the new entries named."""
+    def _named(self, playlist_id, keys, new, kept):
+        """[(entry, index in `keys`)] of the entries just added for keys[i] for i in `new`:
+        the playlist's last ones, after the `kept` entries (Plex skips a key it no longer
+        has, so some may be missing)."""
         waiting = defaultdict(deque)
         for i in new:
             waiting[keys[i]].append(i)
-        placed = []
-        for entry, key in self.read_playlist(playlist_id):
-            if entry in slot:
-                placed.append((entry, slot[entry]))
-            elif waiting[key]:
-                placed.append((entry, waiting[key].popleft()))
-        return placed
+        added, _ = self._items(playlist_id, kept, len(new))
+        return [(entry, waiting[key].popleft()) for entry, key in added if waiting[key]]
 
     def _move(self, playlist_id, entry, after):
         """Put an entry right after another one (`after`), or first (None)."""
@@ -512,6 +508,15 @@ def _moves(placed):
             moves.append((placed[j][0], previous))
         previous = placed[j][0]
     return moves
+
+
+def _fitted(text, limit):
+    """`text`, cut short (ending in "…") when it takes more than `limit` characters in a
+    URL, where Plex wants it: a long or non-Latin summary would otherwise get 414."""
+    if len(quote(text)) <= limit:
+        return text
+    fits = bisect.bisect_right(range(len(text)), limit, key=lambda n: len(quote(text[:n] + "…")))
+    return text[: fits - 1] + "…"
 
 
 def _id(playlist_id):
