@@ -43,7 +43,7 @@ class _RatingFilter(admin.SimpleListFilter):
 class TrackAdmin(_ReadOnlyAdmin):
     list_display = ["title", "artist", "album", "year", "duration_display", "stars", "is_live", "source"]
     list_filter = ["source", "is_live", _RatingFilter, "year"]
-    search_fields = ["title", "artist", "album", "album_artist"]
+    search_fields = ["title", "artist", "album", "album_artist", "=recording_mbid"]
     show_full_result_count = False
     list_per_page = 100
     readonly_fields = [f.name for f in Track._meta.fields]

@@ -41,6 +41,12 @@ result lists every copy as candidates, preferred first, so the web import can of
 others. Tracks still tied that may be different recordings (live takes, lengths further
 apart, an unknown length, another lead artist) are "ambiguous", with the candidates.
 Nothing is ever matched on the title alone.
+
+An entry carrying a MusicBrainz recording id (JSPF, ListenBrainz) that a cached track
+also has (Track.recording_mbid, from Plex Guid tags or Jellyfin ProviderIds) is matched
+to that track before any of the above, whatever its texts say: the id names the
+recording. Copies of one recording id are ordered by the same preference. An id no
+cached track has falls back to the texts.
 """
 
 import logging

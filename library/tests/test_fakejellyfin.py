@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from library.fakes.jellyfin import FakeJellyfinServer, FakeLibrary, FakeUser, file_tags, item_id
-from library.fakes.plexdata import EPOCH
+from library.fakes.plexdata import EPOCH, recording_mbid
 
 KEY = "f00dfeed" * 4
 AUTH = {
@@ -161,6 +161,21 @@ def test_date_last_saved_is_never_sent_even_when_asked_for(server):
     items = _tracks(server, Fields="Genres,DateCreated,DateLastSaved").json()["Items"]
     assert len(items) == 300
     assert not any("DateLastSaved" in item for item in items)
+
+
+def test_provider_ids_hold_the_recording_id_apart_from_the_release_track_id(server):
+    assert "ProviderIds" not in _tracks(server, Limit=1).json()["Items"][0]  # only when asked
+    items = _tracks(server, Fields="ProviderIds").json()["Items"]
+    by_id = {item_id(k): t for k, t in server.library.tracks.items()}
+    shapes = Counter()
+    for item in items:
+        ids = item["ProviderIds"]
+        assert ids.get("MusicBrainzRecording", "") == recording_mbid(by_id[item["Id"]])
+        assert "MusicBrainzTrack" not in ids or ids["MusicBrainzTrack"] != ids.get("MusicBrainzRecording")
+        shapes[tuple(sorted(ids))] += 1
+    # Most files carry both ids; of the rest, some a release track id alone, some none.
+    assert shapes[("MusicBrainzRecording", "MusicBrainzTrack")] > 0.8 * len(items)
+    assert shapes[("MusicBrainzTrack",)] and shapes[()]
 
 
 def test_artists_credit_every_performer_and_artist_items_likewise(server):

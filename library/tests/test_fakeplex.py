@@ -18,7 +18,7 @@ from plexapi.exceptions import BadRequest, NotFound, Unauthorized
 from plexapi.server import PlexServer
 
 from library.fakes.plex import LISTED_TAGS, FakeLibrary, FakePlexServer
-from library.fakes.plexdata import EPOCH, STUDIO_TRAP_ALBUMS, STUDIO_TRAP_TITLES
+from library.fakes.plexdata import EPOCH, STUDIO_TRAP_ALBUMS, STUDIO_TRAP_TITLES, recording_mbid
 
 TRACKS = "/library/sections/3/all?type=10"
 LISTING = ("GET", "/library/sections/{id}/all")
@@ -119,6 +119,20 @@ def test_track_elements_are_in_the_real_wire_format(server, plex):
 
     slim = _page(plex, size=50, query="&excludeElements=Media,Genre&excludeFields=summary")
     assert all(len(el) == 0 and "summary" not in el.attrib for el in slim)
+
+
+def test_tracks_show_their_musicbrainz_guid_only_when_asked(server, plex):
+    assert not any(el.find("Guid") is not None for el in plex.query(TRACKS))
+    # plexapi's search asks for them (includeGuids=1), as the adapter does.
+    tracks = plex.library.sectionByID(3).search(libtype="track")
+    shown = Counter()
+    for track in tracks:
+        guids = [g.id for g in track.guids]
+        mbid = recording_mbid(server.library.tracks[track.ratingKey])
+        assert guids == ([f"mbid://{mbid}"] if mbid else guids)
+        shown[guids[0].partition("://")[0] if guids else "none"] += 1
+    # Most tracks have a recording id; some only another agent's id, some none.
+    assert shown["mbid"] > 0.8 * len(tracks) and shown["local"] and shown["none"]
 
 
 def test_album_and_artist_listings_carry_genres(server, plex):

@@ -729,3 +729,13 @@ def test_entry_key_keeps_remixes_albums_and_artists_apart():
         entry_key(Entry("Jay-Z", "Crazy in Love")),
     }
     assert len(keys) == 4
+
+
+@pytest.mark.django_db
+def test_the_cache_matcher_finds_a_track_by_its_cached_recording_id():
+    Track.objects.create(
+        source="plex", rating_key="11", artist="Johnny Cash", title="Hurt", recording_mbid=HURT
+    )
+    Track.objects.create(source="plex", rating_key="12", artist="Johnny Cash", title="Hurt (Live)")
+    result = Matcher.from_cache("plex").match(Entry("Cash, Johnny", "Hurt [American Recordings]", mbid=HURT))
+    assert (result.status, result.track.rating_key) == ("matched", "11")
