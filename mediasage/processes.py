@@ -13,7 +13,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # The caller's own settings must not leak into a child given settings of its own.
-_APP_PREFIXES = ("PLEX_", "JELLYFIN_", "DJANGO_", "MEDIASAGE_", "SYNC_", "LLM_")
+_APP_PREFIXES = (
+    "PLEX_",
+    "JELLYFIN_",
+    "DJANGO_",
+    "MEDIASAGE_",
+    "SYNC_",
+    "LLM_",
+    "LISTENBRAINZ_",
+    "DEEZER_",
+    "OUTSIDE_",
+)
 _APP_NAMES = ("SECRET_KEY", "DEBUG", "LOG_LEVEL", "AUTH_LOCAL_BYPASS", "TRUSTED_PROXIES", "URL_BASE")
 
 

@@ -57,6 +57,8 @@ _USER_AGENT = "MediaSage (self-hosted playlist sync; https://github.com/ecwilson
 def read_source(spec: str) -> OutsidePlaylist:
     """The playlist that `spec` names, read now. Raises SourceProblem."""
     spec = spec.strip()
+    if not spec:
+        raise SourceProblem("No playlist source was given.")
     if match := _CREATED_FOR.fullmatch(spec):
         return _listenbrainz_created_for(match[1], match[2].lower())
     if _LISTENBRAINZ_ID.fullmatch(spec):
@@ -84,8 +86,11 @@ def store_upload(data: bytes, filename: str) -> str:
 def _from_url(url):
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    if not host:
-        raise SourceProblem(f"{_shown(url)} is not a complete URL: it names no host.")
+    if not host or any(c.isspace() for c in parts.netloc):
+        raise SourceProblem(f"{_shown(url)} is not a valid URL: it names no host it could reach.")
+    written_port = parts.netloc.rpartition("@")[2].rpartition("]")[2].partition(":")[2]
+    if written_port and _port(parts) is None:
+        raise SourceProblem(f"{_shown(url)} is not a valid URL: its port is not a number from 1 to 65535.")
     listenbrainz = host.removeprefix("www.").removeprefix("api.") == "listenbrainz.org"
     if listenbrainz and (match := _LISTENBRAINZ_URL.fullmatch(parts.path)):
         return _listenbrainz_playlist(match[1].lower())
@@ -311,6 +316,7 @@ def _shown(spec):
     if not parts.scheme or not parts.netloc:
         return _clip(spec.partition("?")[0])
     host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
     port = f":{parts.port}" if _port(parts) else ""
     return _clip(f"{parts.scheme}://{host}{port}{parts.path}")
 

@@ -1,4 +1,7 @@
+import contextlib
 import re
+import signal
+import subprocess
 from collections import Counter
 from dataclasses import replace
 
@@ -6,6 +9,9 @@ import pytest
 
 from library.models import Track
 from library.sync import sync
+from mediasage.processes import ROOT, app_env, manage
+from playlists.fakes.deezer import FakeDeezerServer
+from playlists.fakes.listenbrainz import FakeListenBrainzServer
 
 
 @pytest.fixture
@@ -104,3 +110,41 @@ def _synced(source, server):
     sync(source)
     server.reset_counts()
     return server
+
+
+@pytest.fixture
+def fake_listenbrainz(settings):
+    """The fake ListenBrainz API, empty, with LISTENBRAINZ_API_URL pointing at it."""
+    with FakeListenBrainzServer() as server:
+        settings.LISTENBRAINZ_API_URL = server.url
+        yield server
+
+
+@pytest.fixture
+def fake_deezer(settings):
+    """The fake Deezer API, empty, with DEEZER_API_URL pointing at it."""
+    with FakeDeezerServer() as server:
+        settings.DEEZER_API_URL = server.url
+        yield server
+
+
+@pytest.fixture
+def serve_command(tmp_path):
+    """Run a fake's command (`serve_command("fakedeezer", "--port", "0")`) as a
+    context: it gives the command's first line of output, and on leaving, Ctrl-C
+    must stop the command cleanly."""
+
+    @contextlib.contextmanager
+    def serve(*args):
+        proc = subprocess.Popen(
+            manage(*args), cwd=ROOT, env=app_env(tmp_path), stdout=subprocess.PIPE, text=True
+        )
+        try:
+            yield proc.stdout.readline()
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(10) == 0
+        finally:
+            proc.kill()
+            proc.stdout.close()
+
+    return serve

@@ -191,6 +191,21 @@ def test_jspf_from_listenbrainz():
     assert playlist.skipped_summary() == "1 track skipped: no artist"
 
 
+def test_jspf_identifier_may_be_one_string_or_a_list():
+    recording = "https://musicbrainz.org/recording/5f0cb5a5-4d8b-4f0d-9d3e-3b2a1c8f9e01"
+    tracks = [
+        {"creator": "A", "title": "One", "identifier": recording},
+        {"creator": "A", "title": "Two", "identifier": ["https://example.com/x", recording.upper()]},
+        {
+            "creator": "A",
+            "title": "Three",
+            "identifier": "https://musicbrainz.org/artist/5f0cb5a5-4d8b-4f0d-9d3e-3b2a1c8f9e01",
+        },
+    ]
+    entries = parse_playlist(json.dumps({"playlist": {"track": tracks}}).encode(), "x.jspf")[1]
+    assert [e.mbid for e in entries] == ["5f0cb5a5-4d8b-4f0d-9d3e-3b2a1c8f9e01"] * 2 + [""]
+
+
 def test_bare_track_list_is_tolerated():
     data = json.dumps({"track": [{"title": "Creep", "creator": "Radiohead", "duration": "236000"}]}).encode()
     assert parse_playlist(data, "x.json") == ("x", [Entry("Radiohead", "Creep", "", 236000)])
@@ -256,6 +271,63 @@ def _zip():
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("road_trip.m3u8", (DATA / "road_trip.m3u8").read_bytes())
     return buffer.getvalue()
+
+
+# --- XSPF ----------------------------------------------------------------------------------------
+
+
+def test_xspf_with_recording_ids_and_location_only_tracks_skipped():
+    playlist = _read("evening.xspf")
+    assert playlist.name == "Evening Walk"
+    assert playlist.entries == [
+        Entry("Nick Drake", "Pink Moon", "Pink Moon", 124000, mbid="4b0a4c9e-0d85-4a53-8d4e-7c6c2a1b3f10"),
+        Entry("Sigur Rós", "Hoppípolla"),
+    ]
+    assert playlist.skipped_summary() == (
+        "1 track skipped: only a location, no artist or title; 1 track skipped: no artist"
+    )
+
+
+def test_xspf_is_recognised_by_content_whatever_the_name():
+    data = (DATA / "evening.xspf").read_bytes()
+    assert parse_playlist(data, "download")[1] == parse_playlist(data, "evening.jspf")[1]
+    assert len(parse_playlist(data.replace(b' xmlns="http://xspf.org/ns/0/"', b""), "x.xspf")[1]) == 2
+
+
+def test_xspf_declaring_a_dtd_is_refused_before_any_entity_expands():
+    bomb = "".join(f'<!ENTITY e{i} "{f"&e{i - 1};" * 10}">' for i in range(1, 9))
+    data = (
+        '<?xml version="1.0"?><!DOCTYPE playlist [<!ENTITY e0 "xspf">' + bomb + "]>"
+        "<playlist><trackList><track><creator>&e8;</creator><title>x</title></track></trackList></playlist>"
+    ).encode()
+    with pytest.raises(PlaylistFormatError, match=r"^This is not a valid XSPF file: it declares a DTD"):
+        parse_playlist(data, "bomb.xspf")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            b"<playlist><trackList><track>",
+            "not a valid XSPF file: it is not well-formed XML (line 1, column 29)",
+        ),
+        (
+            b"<playlist><title>x</title></playlist>",
+            "not a valid XSPF file: it has no <playlist> with a <trackList>",
+        ),
+        (b"<rss><channel/></rss>", "not a valid XSPF file: it is an XML document, not an XSPF playlist"),
+        (b"<playlist><trackList/></playlist>", "No tracks could be read from x.xspf: the file has no tracks"),
+    ],
+)
+def test_broken_xspf_says_what_is_wrong(data, message):
+    with pytest.raises(PlaylistFormatError, match=re.escape(message)):
+        parse_playlist(data, "x.xspf")
+
+
+def test_isrc_is_kept_without_dashes_in_capitals():
+    playlist = read_playlist(b"artist,title\nA,B\n", "x.csv")
+    playlist.add("Daft Punk", "Get Lucky", isrc=" us-qx9-13-00108 ")
+    assert playlist.entries[-1].isrc == "USQX91300108"
 
 
 _HTML = b"<!DOCTYPE html>\n<html><head><title>My playlist</title></head>\n<body><a href='a.mp3'>A - B</a>"

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from playlists.fakes.deezer import QUOTA, FakeDeezerServer
-from playlists.fakes.listenbrainz import FakeListenBrainzServer
+from playlists.fakes.deezer import QUOTA
 from playlists.fakes.web import FakeWebServer
 from playlists.importers import Entry
 from playlists.outside import SourceProblem, read_source, store_upload
@@ -151,6 +150,29 @@ def test_an_unknown_scheme_never_shows_a_password():
     assert message.startswith("ftp://files.example/mix.m3u is not a playlist source")
 
 
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("  ", "No playlist source was given."),
+        ("https://", "https:// is not a valid URL: it names no host it could reach."),
+        (
+            "http://exa mple.com/x",
+            "http://exa mple.com/x is not a valid URL: it names no host it could reach.",
+        ),
+        (
+            "http://me:pw@host:99999/x.m3u?t=1",
+            "http://host/x.m3u is not a valid URL: its port is not a number from 1 to 65535.",
+        ),
+        (
+            "http://[::1]:abc/x",
+            "http://[::1]/x is not a valid URL: its port is not a number from 1 to 65535.",
+        ),
+    ],
+)
+def test_malformed_specs(spec, message):
+    assert _problem(spec) == message
+
+
 def test_an_unreachable_host(web):
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
@@ -244,15 +266,8 @@ SONGS = [
 ]
 
 
-@pytest.fixture
-def listenbrainz(settings):
-    with FakeListenBrainzServer() as server:
-        settings.LISTENBRAINZ_API_URL = server.url
-        yield server
-
-
-def test_a_listenbrainz_playlist_by_url_or_id(listenbrainz):
-    playlist = listenbrainz.add_playlist("Autumn", SONGS)
+def test_a_listenbrainz_playlist_by_url_or_id(fake_listenbrainz):
+    playlist = fake_listenbrainz.add_playlist("Autumn", SONGS)
     for spec in (
         f"https://listenbrainz.org/playlist/{playlist.mbid}",
         f"https://listenbrainz.org/playlist/{playlist.mbid}/?utm=x",
@@ -264,26 +279,28 @@ def test_a_listenbrainz_playlist_by_url_or_id(listenbrainz):
         assert read.origin == f"ListenBrainz playlist {playlist.mbid}"
     # The ISRC is Deezer's; JSPF carries recording ids only.
     assert read.entries == [*SONGS[:2], Entry("Daft Punk", "Get Lucky", "Random Access Memories", 369000)]
-    assert listenbrainz.requests[("GET", "/1/playlist/{mbid}")] == 4
+    assert fake_listenbrainz.requests[("GET", "/1/playlist/{mbid}")] == 4
 
 
-def test_a_listenbrainz_identifier_may_be_a_single_string(listenbrainz):
-    listenbrainz.identifier_as_list = False
-    playlist = listenbrainz.add_playlist("Autumn", SONGS)
+def test_a_listenbrainz_identifier_may_be_a_single_string(fake_listenbrainz):
+    fake_listenbrainz.identifier_as_list = False
+    playlist = fake_listenbrainz.add_playlist("Autumn", SONGS)
     assert [e.mbid for e in read_source(playlist.mbid).entries] == [SONGS[0].mbid, SONGS[1].mbid, ""]
 
 
-def test_weekly_exploration_is_the_newest_of_its_kind(listenbrainz):
+def test_weekly_exploration_is_the_newest_of_its_kind(fake_listenbrainz):
     for week in (1, 3, 2):
-        listenbrainz.add_playlist(
+        fake_listenbrainz.add_playlist(
             f"Weekly Exploration, week {week}",
             SONGS[:week],
             created_for="alice",
             source_patch="weekly-exploration",
             date=datetime(2024, 1, 1, tzinfo=UTC) + timedelta(weeks=week),
         )
-    jams = listenbrainz.add_playlist("Weekly Jams", SONGS, created_for="alice", source_patch="weekly-jams")
-    listenbrainz.add_playlist("Bob's", SONGS, created_for="bob", source_patch="weekly-exploration")
+    jams = fake_listenbrainz.add_playlist(
+        "Weekly Jams", SONGS, created_for="alice", source_patch="weekly-jams"
+    )
+    fake_listenbrainz.add_playlist("Bob's", SONGS, created_for="bob", source_patch="weekly-exploration")
     playlist = read_source("listenbrainz:alice/weekly-exploration")
     assert playlist.title == "Weekly Exploration, week 3"
     assert len(playlist.entries) == 3
@@ -291,56 +308,49 @@ def test_weekly_exploration_is_the_newest_of_its_kind(listenbrainz):
         f"ListenBrainz weekly-jams for alice (playlist {jams.mbid})"
     )
     # One listing and one playlist a call.
-    assert listenbrainz.requests[("GET", "/1/user/{user}/playlists/createdfor")] == 2
-    assert listenbrainz.requests[("GET", "/1/playlist/{mbid}")] == 2
+    assert fake_listenbrainz.requests[("GET", "/1/user/{user}/playlists/createdfor")] == 2
+    assert fake_listenbrainz.requests[("GET", "/1/playlist/{mbid}")] == 2
 
 
-def test_a_listenbrainz_user_without_that_kind(listenbrainz):
-    listenbrainz.add_playlist("Weekly Jams", SONGS, created_for="alice", source_patch="weekly-jams")
+def test_a_listenbrainz_user_without_that_kind(fake_listenbrainz):
+    fake_listenbrainz.add_playlist("Weekly Jams", SONGS, created_for="alice", source_patch="weekly-jams")
     assert _problem("listenbrainz:alice/daily-jams") == (
         "ListenBrainz has no daily-jams playlist for alice (it has weekly-jams)."
     )
-    listenbrainz.users.add("carol")
+    fake_listenbrainz.users.add("carol")
     assert _problem("listenbrainz:carol/weekly-jams") == (
         "ListenBrainz has no weekly-jams playlist for carol (it has made none for this user yet)."
     )
 
 
-def test_an_unknown_listenbrainz_user_or_playlist(listenbrainz):
-    where = f"ListenBrainz at 127.0.0.1:{listenbrainz.port}"
+def test_an_unknown_listenbrainz_user_or_playlist(fake_listenbrainz):
+    where = f"ListenBrainz at 127.0.0.1:{fake_listenbrainz.port}"
     assert _problem("listenbrainz:nobody/weekly-jams") == f"{where} has no user nobody (HTTP 404)."
     mbid = "7b2fd8b0-7b9e-4c5d-8a0b-5f0c2e1f8d4a"
     assert _problem(mbid) == f"{where} has no playlist {mbid} (HTTP 404)."
 
 
-def test_an_empty_listenbrainz_playlist(listenbrainz):
-    playlist = listenbrainz.add_playlist("Nothing", [])
+def test_an_empty_listenbrainz_playlist(fake_listenbrainz):
+    playlist = fake_listenbrainz.add_playlist("Nothing", [])
     assert _problem(playlist.mbid) == (
         f"ListenBrainz playlist {playlist.mbid} is empty: the file has no tracks in it."
     )
 
 
-def test_listenbrainz_answering_a_web_page(listenbrainz):
-    listenbrainz.add_playlist("Weekly Jams", SONGS, created_for="alice", source_patch="weekly-jams")
-    listenbrainz.answer = lambda *args: (
+def test_listenbrainz_answering_a_web_page(fake_listenbrainz):
+    fake_listenbrainz.add_playlist("Weekly Jams", SONGS, created_for="alice", source_patch="weekly-jams")
+    fake_listenbrainz.answer = lambda *args: (
         "/",
         200,
         "text/html",
         b"<!doctype html><html>Down for maintenance</html>",
     )
     assert _problem("listenbrainz:alice/weekly-jams") == (
-        f"ListenBrainz at 127.0.0.1:{listenbrainz.port} sent a web page (HTML) for user alice."
+        f"ListenBrainz at 127.0.0.1:{fake_listenbrainz.port} sent a web page (HTML) for user alice."
     )
 
 
 # --- Deezer ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def deezer(settings):
-    with FakeDeezerServer() as server:
-        settings.DEEZER_API_URL = server.url
-        yield server
 
 
 def _many(n):
@@ -350,8 +360,8 @@ def _many(n):
     ]
 
 
-def test_a_deezer_playlist_with_isrcs(deezer):
-    playlist_id = deezer.add_playlist("Road Trip", SONGS)
+def test_a_deezer_playlist_with_isrcs(fake_deezer):
+    playlist_id = fake_deezer.add_playlist("Road Trip", SONGS)
     for spec in (
         f"https://www.deezer.com/en/playlist/{playlist_id}",
         f"https://www.deezer.com/playlist/{playlist_id}?utm_source=share",
@@ -367,19 +377,19 @@ def test_a_deezer_playlist_with_isrcs(deezer):
     ]
 
 
-def test_a_long_deezer_playlist_is_read_page_by_page(deezer):
-    deezer.embedded = 100
+def test_a_long_deezer_playlist_is_read_page_by_page(fake_deezer):
+    fake_deezer.embedded = 100
     songs = _many(180)
-    playlist_id = deezer.add_playlist("Long", songs)
+    playlist_id = fake_deezer.add_playlist("Long", songs)
     read = read_source(f"https://www.deezer.com/playlist/{playlist_id}")
     assert read.entries == songs
     # The playlist with 100 embedded, then pages of 25 for the other 80.
-    assert deezer.requests == {("GET", "/playlist/{id}"): 1, ("GET", "/playlist/{id}/tracks"): 4}
+    assert fake_deezer.requests == {("GET", "/playlist/{id}"): 1, ("GET", "/playlist/{id}/tracks"): 4}
 
 
-def test_a_deezer_listing_without_isrcs_still_reads(deezer):
-    deezer.isrc_in_listing = False
-    playlist_id = deezer.add_playlist("Road Trip", _many(3))
+def test_a_deezer_listing_without_isrcs_still_reads(fake_deezer):
+    fake_deezer.isrc_in_listing = False
+    playlist_id = fake_deezer.add_playlist("Road Trip", _many(3))
     assert [e.isrc for e in read_source(f"https://www.deezer.com/playlist/{playlist_id}").entries] == [
         "",
         "",
@@ -387,27 +397,27 @@ def test_a_deezer_listing_without_isrcs_still_reads(deezer):
     ]
 
 
-def test_a_deezer_error_object(deezer):
+def test_a_deezer_error_object(fake_deezer):
     assert _problem("https://www.deezer.com/playlist/42") == (
         "Deezer has no public playlist 42 (it says: no data)."
     )
-    playlist_id = deezer.add_playlist("Road Trip", SONGS)
-    deezer.faults_error = QUOTA
+    playlist_id = fake_deezer.add_playlist("Road Trip", SONGS)
+    fake_deezer.faults_error = QUOTA
     assert _problem(f"https://www.deezer.com/playlist/{playlist_id}") == (
         f"Deezer refused playlist {playlist_id}: Quota limit exceeded (Exception, code 4)."
     )
 
 
-def test_an_empty_deezer_playlist(deezer):
-    playlist_id = deezer.add_playlist("Nothing yet", [])
+def test_an_empty_deezer_playlist(fake_deezer):
+    playlist_id = fake_deezer.add_playlist("Nothing yet", [])
     assert _problem(f"https://www.deezer.com/playlist/{playlist_id}") == (
         f"Deezer playlist {playlist_id} is empty: it has no tracks."
     )
 
 
-def test_a_deezer_playlist_over_the_entry_limit(deezer, settings):
+def test_a_deezer_playlist_over_the_entry_limit(fake_deezer, settings):
     settings.IMPORT_MAX_ENTRIES = 30
-    playlist_id = deezer.add_playlist("Long", _many(80))
+    playlist_id = fake_deezer.add_playlist("Long", _many(80))
     message = _problem(f"https://www.deezer.com/playlist/{playlist_id}")
     assert message.startswith(
         f"Deezer playlist {playlist_id} has more than 30 tracks, the most MediaSage reads"
