@@ -7,7 +7,10 @@ writes as null (`"ChannelId": null` on every library item), routes and query nam
 matched without regard to case (as ASP.NET binds them), an API key in any of the places
 Jellyfin reads one, user data and playlists that belong to a user (an API key is not
 one), a Date header by the server's clock, and the fake Plex's fault switches and
-request counters.
+request counters. Playlists behave as 10.11's PlaylistManager: an entry's PlaylistItemId
+is its track's Id, adding skips tracks already there and appends, removing an entry
+removes every copy, Move refuses an API key (and indexes as Jellyfin does when allowed),
+and an Overview is set only by posting the whole item back to /Items/{id}.
 
 The library is the fake Plex's FakeLibrary, seen as Jellyfin shows the same files: Ids
 are 32 hex digits derived from the Plex keys (item_id), durations are ticks, tracks carry

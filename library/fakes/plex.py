@@ -10,8 +10,10 @@ It also reproduces what real servers do that is inconvenient (see "Traps found b
 real captured responses" in shared/reference/media-servers.md): listings carry only the
 first two tags of a kind (read by key, items carry all), tracks may hold genres of their
 own, listings come in Plex's default order unless sorted, the server ships smart and
-read-only playlists that refuse writes, and two switches make it ignore filters
-(`ignore_filters`) or field-slimming hints (`ignore_field_hints`), as some servers do.
+read-only playlists that refuse writes, playlist entries are removed and moved by their
+playlistItemID (never the track's ratingKey; a move without `after` puts the entry
+first; adds only append), and two switches make it ignore filters (`ignore_filters`) or
+field-slimming hints (`ignore_field_hints`), as some servers do.
 
     with FakePlexServer(library=FakeLibrary(tracks=500)) as server:
         plex = plexapi.server.PlexServer(server.url, server.token)

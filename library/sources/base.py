@@ -193,7 +193,7 @@ class MediaSource(abc.ABC):
         entries = self.read_playlist(playlist_id)
         present = [key for _, key in entries]
         have = set(present)
-        missing = [key for key in unique(keys) if key not in have]
+        missing = [key for key in _unique(keys) if key not in have]
         # The playlist as it is (even a track it holds twice) with the missing keys after it.
         return self._update(playlist_id, entries, present + missing, title, start)
 
@@ -201,21 +201,22 @@ class MediaSource(abc.ABC):
         """A new playlist of `keys` (in order, once each), with `summary` as its
         description. Leaves nothing behind on failure."""
         start = self.request_count
-        keys = unique(keys)
+        keys = _unique(keys)
         playlist_id = self._create(title, keys, summary)
         return self._saved(playlist_id, title, len(keys), 0, start)
 
     def update_playlist(self, playlist_id, keys, *, title=None, entries=None) -> SavedPlaylist:
-        """Make a playlist's contents exactly `keys` (once each) in that order, in place:
-        the tracks it should lose are removed, the ones it lacks added, and only those
-        out of place moved, so a small change costs a few requests. `entries`: what
+        """Make a playlist's contents exactly `keys` (once each) in that order, in place
+        (same id): the tracks it should lose are removed, the ones it lacks added, and
+        only those out of place moved (on a server that lets apps move entries; else
+        removed and added again), so a small change costs a few requests. `entries`: what
         read_playlist just answered, to spare reading it again. On failure the playlist
         is put back as it was (the error says so if even that fails). `title` only
-        labels the result."""
+        labels the result. `added` and `removed` count tracks, not moves."""
         start = self.request_count
         if entries is None:
             entries = self.read_playlist(playlist_id)
-        return self._update(playlist_id, entries, unique(keys), title, start)
+        return self._update(playlist_id, entries, _unique(keys), title, start)
 
     def _update(self, playlist_id, entries, keys, title, start):
         old = [key for _, key in entries]
@@ -285,7 +286,7 @@ class MediaSource(abc.ABC):
             yield chunk
 
 
-def unique(keys):
+def _unique(keys):
     """Keys as text, in order, each once."""
     return list(dict.fromkeys(str(key) for key in keys))
 

@@ -325,6 +325,7 @@ class PlexSource(MediaSource):
         return entries, text_number(data.attrib.get("totalSize"))
 
     def _rewrite(self, playlist_id, entries, keys):
+        self._connect_server()  # `entries` may come from another adapter's read
         # Each wanted key keeps the first entry holding it; every other entry goes.
         holding = defaultdict(deque)
         for entry, key in entries:
