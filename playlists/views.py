@@ -1,4 +1,5 @@
 from dataclasses import dataclass, field, replace
+from functools import wraps
 
 from django.conf import settings
 from django.shortcuts import render
@@ -8,12 +9,37 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from library.models import SOURCES
 from library.sources import SourceError, configured_sources, get_source
 from playlists import saving
-from playlists.generate import MAX_COUNT, Filters, artist_names, decade_counts, genre_counts, pick, preview
+from playlists.generate import (
+    MAX_COUNT,
+    BadFilter,
+    Filters,
+    Sort,
+    artist_names,
+    decade_counts,
+    genre_counts,
+    pick,
+    preview,
+)
 from playlists.importers import PlaylistFormatError, read_playlist
 from playlists.matching import Matcher, MatchResult
 
-_RATINGS = [(2, "★ and up"), (4, "★★ and up"), (6, "★★★ and up"), (8, "★★★★ and up"), (10, "★★★★★")]
+# Half stars, as Plex rates: user_rating 1-10.
+_STARS = [(n, "★" * (n // 2) + "½" * (n % 2)) for n in range(1, 11)]
 _LABELS = dict(SOURCES)
+# The filters the builder folds under "More filters".
+_MORE_FILTERS = (
+    "sort",
+    "min_plays",
+    "max_plays",
+    "not_played_days",
+    "added_days",
+    "never_played",
+    "min_track_minutes",
+    "max_track_minutes",
+    "max_rating",
+    "unrated",
+)
+_DEFAULT = Filters()
 # Rows of each import report section shown in full; a long report stays a page, not 95 MB.
 _SHOWN_ROWS = 200
 
@@ -34,6 +60,21 @@ def _filters(request):
     return replace(filters, source=_source(filters.source))
 
 
+def _with_filters(view):
+    """The view gets the request's filters; a value that does not parse answers 400 with
+    its one-line message, which the page shows where the user acted."""
+
+    @wraps(view)
+    def wrapper(request):
+        try:
+            filters = _filters(request)
+        except BadFilter as exc:
+            return render(request, "error_fragment.html", {"reason": str(exc)}, status=400)
+        return view(request, filters)
+
+    return wrapper
+
+
 def _save_context(source, keys, default_name, form_id):
     return {
         "source": source,
@@ -47,7 +88,11 @@ def _save_context(source, keys, default_name, form_id):
 
 @require_GET
 def builder(request):
-    filters = _filters(request)
+    try:
+        filters, error = _filters(request), None
+    except BadFilter as exc:
+        # The page still opens, with the filters reset and the reason on it.
+        filters, error = Filters(source=_source(request.GET.get("source"))), str(exc)
     return render(
         request,
         "playlists/builder.html",
@@ -55,27 +100,42 @@ def builder(request):
             "nav": "builder",
             "servers": _servers(),
             "filters": filters,
+            "error": error,
             "genres": genre_counts(filters.source),
             "decades": decade_counts(filters.source),
-            "rating_choices": _RATINGS,
+            "more_open": _more_filters_set(filters),
+            "stars": _STARS,
+            "sorts": Sort.choices,
             "max_count": MAX_COUNT,
             "preview": preview(filters),
+            "sorted": filters.sorted,
         },
+        status=400 if error else 200,
     )
 
 
-@require_GET
-def preview_fragment(request):
-    return render(request, "playlists/preview.html", {"preview": preview(_filters(request))})
+def _more_filters_set(filters):
+    """Whether one of the builder's "More filters" is set, so the page opens them."""
+    return any(getattr(filters, name) != getattr(_DEFAULT, name) for name in _MORE_FILTERS)
 
 
 @require_GET
-def generate(request):
-    filters = _filters(request)
+@_with_filters
+def preview_fragment(request, filters):
+    return render(request, "playlists/preview.html", {"preview": preview(filters), "sorted": filters.sorted})
+
+
+@require_GET
+@_with_filters
+def generate(request, filters):
     tracks = pick(filters)
     name = f"MediaSage mix {timezone.localtime():%Y-%m-%d %H:%M}"
     context = _save_context(filters.source, [t.rating_key for t in tracks], name, "generated")
-    context.update(tracks=tracks, total_minutes=round(sum(t.duration_ms or 0 for t in tracks) / 60000))
+    context.update(
+        tracks=tracks,
+        total_minutes=round(sum(t.duration_ms or 0 for t in tracks) / 60000),
+        sorted=filters.sorted,
+    )
     return render(request, "playlists/generated.html", context)
 
 

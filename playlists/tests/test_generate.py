@@ -1,4 +1,5 @@
 from collections import Counter
+from datetime import timedelta
 from itertools import count
 from urllib.parse import parse_qsl
 
@@ -8,7 +9,10 @@ from django.utils import timezone
 
 from library.models import SyncState, Track
 from playlists.generate import (
+    MAX_COUNT,
+    BadFilter,
     Filters,
+    Sort,
     artist_names,
     decade_counts,
     genre_counts,
@@ -144,6 +148,64 @@ def test_only_the_chosen_source_is_matched():
     assert _titles(Filters(source="jellyfin")) == {"jellyfin"}
 
 
+def test_half_star_ratings_and_unrated_narrow_the_pick():
+    for rating in (None, 0, 1, 5, 6, 9, 10):
+        _track(title=str(rating), user_rating=rating)
+    assert _titles(Filters(min_rating=5)) == {"5", "6", "9", "10"}  # 2½ stars and up
+    assert _titles(Filters(max_rating=5)) == {"1", "5"}  # at most 2½ stars: rated ones only
+    assert _titles(Filters(min_rating=5, max_rating=9)) == {"5", "6", "9"}
+    assert _titles(Filters(unrated=True)) == {"None", "0"}
+
+
+def test_play_count_bounds_narrow_the_pick():
+    for plays in (0, 1, 5, 20):
+        _track(title=str(plays), play_count=plays)
+    assert _titles(Filters(min_plays=5)) == {"5", "20"}
+    assert _titles(Filters(max_plays=1)) == {"0", "1"}
+    assert _titles(Filters(max_plays=0)) == {"0"}
+    assert _titles(Filters(min_plays=1, max_plays=5)) == {"1", "5"}
+
+
+def test_last_played_never_or_not_recently():
+    now = timezone.now()
+    _track(title="never")
+    _track(title="yesterday", play_count=3, last_played_at=now - timedelta(days=1))
+    _track(title="last year", play_count=1, last_played_at=now - timedelta(days=400))
+    assert _titles(Filters(never_played=True)) == {"never"}
+    assert _titles(Filters(not_played_days=30)) == {"never", "last year"}
+    assert _titles(Filters(not_played_days=500)) == {"never"}
+
+
+def test_added_in_the_last_days():
+    now = timezone.now()
+    _track(title="new", added_at=now - timedelta(days=2))
+    _track(title="old", added_at=now - timedelta(days=60))
+    _track(title="unknown", added_at=None)
+    assert _titles(Filters(added_days=7)) == {"new"}
+    assert _titles(Filters(added_days=90)) == {"new", "old"}
+
+
+def test_track_length_bounds_in_minutes():
+    for minutes in (1, 3, 5, 12):
+        _track(title=str(minutes), duration_ms=minutes * 60_000)
+    _track(title="unknown", duration_ms=None)
+    assert _titles(Filters(min_track_minutes=3)) == {"3", "5", "12"}
+    assert _titles(Filters(max_track_minutes=5)) == {"1", "3", "5"}
+    assert _titles(Filters(min_track_minutes=2, max_track_minutes=10)) == {"3", "5"}
+
+
+def test_new_filters_combine_with_genres_and_live():
+    now = timezone.now()
+    wanted = {"genres": ["Jazz"], "play_count": 4, "added_at": now - timedelta(days=3), "user_rating": 7}
+    _track(title="match", **wanted)
+    _track(title="live", is_live=True, **wanted)
+    _track(title="rock", **{**wanted, "genres": ["Rock"]})
+    _track(title="less played", **{**wanted, "play_count": 1})
+    _track(title="old", **{**wanted, "added_at": now - timedelta(days=30)})
+    filters = Filters(genres=("Jazz",), exclude_live=True, min_plays=2, added_days=7, min_rating=7)
+    assert _titles(filters) == {"match"}
+
+
 # --- pick ----------------------------------------------------------------------------------------
 
 
@@ -254,6 +316,64 @@ def test_empty_cache_gives_empty_results():
     assert artist_names(prefix="a") == []
 
 
+def test_most_played_picks_the_most_played_in_that_order():
+    for plays in range(30):
+        _track(play_count=plays)
+    playlist = pick(Filters(sort=Sort.MOST_PLAYED, count=5))
+    assert [t.play_count for t in playlist] == [29, 28, 27, 26, 25]
+
+
+def test_a_sort_keeps_its_order_under_the_artist_cap_instead_of_being_shuffled():
+    for plays in range(20, 0, -1):
+        _track(artist="Hits" if plays > 10 else f"Artist {plays}", play_count=plays)
+    playlist = pick(Filters(sort=Sort.MOST_PLAYED, count=8))
+    # Two of the top artist (a quarter of eight), then the next most played, most first.
+    assert [t.play_count for t in playlist] == [20, 19, 10, 9, 8, 7, 6, 5]
+
+
+def test_least_played_picks_among_the_never_played_by_seed():
+    _many(40, play_count=0)
+    _many(10, play_count=3)
+    first = pick(Filters(sort=Sort.LEAST_PLAYED, count=10, seed=1))
+    assert all(t.play_count == 0 for t in first)
+    assert pick(Filters(sort=Sort.LEAST_PLAYED, count=10, seed=1)) == first
+    others = {
+        tuple(t.id for t in pick(Filters(sort=Sort.LEAST_PLAYED, count=10, seed=s))) for s in range(2, 6)
+    }
+    assert len(others - {tuple(t.id for t in first)}) >= 3  # a new seed, a new pick among equals
+
+
+def test_newest_and_oldest_added_with_unknown_dates_last():
+    now = timezone.now()
+    for days in (5, 1, 30, 10):
+        _track(title=f"{days} days", added_at=now - timedelta(days=days))
+    _track(title="unknown", added_at=None)
+    newest = pick(Filters(sort=Sort.NEWEST, max_artist_share=1))
+    assert [t.title for t in newest] == ["1 days", "5 days", "10 days", "30 days", "unknown"]
+    oldest = pick(Filters(sort=Sort.OLDEST, count=2))
+    assert [t.title for t in oldest] == ["30 days", "10 days"]
+
+
+def test_the_random_sort_is_the_same_for_the_same_seed():
+    _many(300)
+    first = pick(Filters(sort=Sort.RANDOM, count=25, seed=99))
+    assert [t.id for t in pick(Filters(count=25, seed=99))] == [t.id for t in first]
+    assert pick(Filters(count=25, seed=100)) != first
+
+
+def test_a_sorted_pick_is_limited_by_minutes():
+    for plays in range(20):
+        _track(play_count=plays, duration_ms=5 * 60_000)
+    playlist = pick(Filters(sort=Sort.MOST_PLAYED, count=MAX_COUNT, max_minutes=22))
+    assert [t.play_count for t in playlist] == [19, 18, 17, 16]
+
+
+def test_a_limit_in_minutes_alone_fills_past_the_default_track_count():
+    _many(200, duration_ms=60_000)
+    playlist = pick(Filters.from_query("count=&max_minutes=120&max_artist_share=1"))
+    assert len(playlist) == 120
+
+
 # --- preview -------------------------------------------------------------------------------------
 
 
@@ -273,16 +393,45 @@ def test_preview_counts_every_match_and_samples_a_varied_few():
 # --- query strings -------------------------------------------------------------------------------
 
 
-def test_from_query_ignores_or_clamps_garbage():
+def test_from_query_ignores_blanks_and_clamps_out_of_range_values():
     params = QueryDict(
-        "count=abc&decade=19x0&decade=1990&min_rating=99&max_minutes=-5&seed=x"
-        "&source=spotify&max_artist_share=nan&exclude_live=maybe&genre=&artist=%20"
+        "count=&decade=&decade=1990&min_rating=99&max_minutes=-5&seed=&source=spotify"
+        "&exclude_live=maybe&genre=&artist=%20&min_plays=-2&max_plays=&added_days=0&sort="
+        "&not_played_days=99999999999&max_rating=12&unknown=x"
     )
-    assert Filters.from_query(params) == Filters(decades=(1990,), min_rating=10)
+    assert Filters.from_query(params) == Filters(decades=(1990,), min_rating=10, not_played_days=100_000)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("count=abc", "Tracks: “abc” is not a whole number."),
+        ("decade=1990&decade=19x0", "Decades: “19x0” is not a whole number."),
+        ("min_plays=2.5", "Play count at least: “2.5” is not a whole number."),
+        ("max_plays=lots", "Play count at most: “lots” is not a whole number."),
+        ("not_played_days=a+week", "Not played in the last days: “a week” is not a whole number."),
+        ("added_days=1e3", "Added in the last days: “1e3” is not a whole number."),
+        ("min_track_minutes=3:30", "Track length at least (minutes): “3:30” is not a whole number."),
+        ("max_track_minutes=x", "Track length at most (minutes): “x” is not a whole number."),
+        ("max_rating=★★", "Maximum rating: “★★” is not a whole number."),
+        ("max_artist_share=nan", "Most from one artist: “nan” is not a number."),
+        ("seed=x", "Seed: “x” is not a whole number."),
+        (
+            "sort=loudest",
+            "Sort: “loudest” is not one of random, most played, least played, newest added, oldest added.",
+        ),
+        ("count=" + "x" * 80 + "%0Ay", "Tracks: “" + "x" * 39 + "…” is not a whole number."),
+    ],
+)
+def test_a_value_that_is_not_a_number_is_a_one_line_message_naming_the_filter(query, message):
+    with pytest.raises(BadFilter) as caught:
+        Filters.from_query(QueryDict(query))
+    assert str(caught.value) == message
 
 
 def test_from_query_clamps_count():
     assert Filters.from_query(QueryDict("count=50000")).count == 5000
+    assert Filters.from_query(QueryDict("count=" + "9" * 80)).count == 5000
     assert Filters.from_query(QueryDict("count=0")).count == 1
     assert Filters.from_query(QueryDict("count=-3")).count == 1
 
@@ -291,12 +440,24 @@ def test_from_query_reads_every_field():
     params = QueryDict(
         "genre=Rock&genre=Jazz&decade=1995&decade=1970&min_rating=6&exclude_live=on"
         "&artist=Queen&exclude_artist=ABBA&exclude_artist=Various+Artists&count=30"
-        "&max_minutes=90&max_artist_share=0.5&seed=42&source=jellyfin"
+        "&max_minutes=90&max_artist_share=0.5&seed=42&source=jellyfin&max_rating=9&unrated=1"
+        "&min_plays=2&max_plays=10&never_played=on&not_played_days=30&added_days=7"
+        "&min_track_minutes=2&max_track_minutes=8&sort=most_played"
     )
     assert Filters.from_query(params) == Filters(
         genres=("Rock", "Jazz"),
         decades=(1970, 1990),
         min_rating=6,
+        max_rating=9,
+        unrated=True,
+        min_plays=2,
+        max_plays=10,
+        never_played=True,
+        not_played_days=30,
+        added_days=7,
+        min_track_minutes=2,
+        max_track_minutes=8,
+        sort=Sort.MOST_PLAYED,
         exclude_live=True,
         artists=("Queen",),
         exclude_artists=("ABBA", "Various Artists"),
@@ -313,6 +474,16 @@ def test_to_query_round_trips():
         genres=('The "Real" Blues', "Drum, Bass & Bass", "日本のロック", "a=b&c"),
         decades=(1960, 2000),
         min_rating=4,
+        max_rating=7,
+        unrated=True,
+        min_plays=1,
+        max_plays=0,
+        never_played=True,
+        not_played_days=90,
+        added_days=14,
+        min_track_minutes=1,
+        max_track_minutes=12,
+        sort=Sort.OLDEST,
         exclude_live=True,
         artists=("Simon & Garfunkel", "Björk"),
         exclude_artists=("AC/DC",),
@@ -323,7 +494,15 @@ def test_to_query_round_trips():
         source="jellyfin",
     )
     assert Filters.from_query(QueryDict(filters.to_query())) == filters
+    assert Filters.from_query(filters.to_query()) == filters  # the string a smart recipe stores
     assert ("genre", 'The "Real" Blues') in parse_qsl(filters.to_query())
+    assert ("sort", "oldest") in parse_qsl(filters.to_query())
+
+
+def test_a_blank_track_count_beside_minutes_lets_the_minutes_decide():
+    assert Filters.from_query("count=&max_minutes=600") == Filters(count=MAX_COUNT, max_minutes=600)
+    assert Filters.from_query("count=&max_minutes=") == Filters()
+    assert Filters.from_query("max_minutes=600").count == 50
 
 
 def test_default_filters_have_an_empty_query():
