@@ -3,8 +3,7 @@
 ARG BASE=python:3.11-slim
 FROM ${BASE}
 
-ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
-    MEDIASAGE_DATA_DIR=/data PUID=1000 PGID=1000
+ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 MEDIASAGE_DATA_DIR=/data
 # Every requirement is a pure-Python wheel: no compiler, and no pip cache kept.
 COPY requirements.txt /tmp/
 RUN python3 -m venv /venv \
