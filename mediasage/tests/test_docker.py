@@ -53,16 +53,21 @@ def _docker(*args, timeout=600, env=None):
 
 
 @pytest.fixture(scope="module")
-def image():
-    """The project's image, built from this checkout on the engine bin/test started."""
+def engine():
+    """The engine bin/test started (or one already running), with the Compose v2 plugin."""
     if reason := os.environ.get("MEDIASAGE_DOCKER_SKIP"):
         pytest.skip(f"no Docker engine: {reason}")
     try:
-        engine = subprocess.run(["docker", "info"], capture_output=True, timeout=30)
+        answer = subprocess.run(["docker", "compose", "ls"], capture_output=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
-        engine = None
-    if not engine or engine.returncode != 0:
-        pytest.skip("no Docker engine answers (bin/test starts one with bin/docker-engine)")
+        answer = None
+    if not answer or answer.returncode != 0:
+        pytest.skip("no Docker engine with Compose v2 answers (bin/test starts one with bin/docker-engine)")
+
+
+@pytest.fixture(scope="module")
+def image(engine):
+    """The project's image, built from this checkout."""
     base = os.environ.get("MEDIASAGE_DOCKER_BASE")
     _docker("build", "-q", "-t", IMAGE, *(["--build-arg", f"BASE={base}"] if base else []), ".")
     return IMAGE
@@ -126,6 +131,10 @@ def compose(image, tmp_path):
     project = Compose(tmp_path)
     yield project
     project("down", "--volumes", "--timeout", "5")
+
+
+def test_compose_file_is_valid_for_compose_v2(engine):
+    _docker("compose", "--profile", "demo", "config", "--quiet", env={**os.environ, "PORT": "8000"})
 
 
 def test_image_holds_no_local_state_and_runs_as_a_non_root_user(image):
