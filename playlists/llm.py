@@ -62,6 +62,10 @@ class LLMError(Exception):
         self.message = redact(message)
         super().__init__(self.message)
 
+    def __reduce__(self):
+        # Pickled whole (django-q2 stores a failed task's exception), kind and all.
+        return type(self), (self.kind.value, self.message)
+
 
 @dataclass
 class Answer:
@@ -428,6 +432,8 @@ def _connection_reason(exc):
 # -- parsing -------------------------------------------------------------------------------
 
 _FENCE = re.compile(r"```[a-zA-Z]*[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL)
+# Reasoning models (DeepSeek-R1, Qwen3 on Ollama) think aloud first, braces and all.
+_THINKING = re.compile(r"<think(?:ing)?>.*?(?:</think(?:ing)?>|\Z)", re.DOTALL | re.IGNORECASE)
 
 
 def parse_json(text: str) -> dict:
@@ -435,7 +441,8 @@ def parse_json(text: str) -> dict:
     prose, trailing commas dropped, single-quoted strings and bare keys quoted, Python's
     True/False/None read as JSON's, and output cut off mid-way closed after its last
     complete item. A bare array comes back as {"items": [...]}. ValueError when there
-    is no JSON object at all."""
+    is no JSON object at all. What a reasoning model thinks aloud first is skipped."""
+    text = _THINKING.sub("", text)
     for candidate in [m.group(1) for m in _FENCE.finditer(text)] + [text]:
         start = _json_start(candidate)
         if start is None:

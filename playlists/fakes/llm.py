@@ -49,7 +49,9 @@ class Misbehaviour(models.TextChoices):
     WRONG_KIND_ONCE = "wrong-kind-once", "a poem, then JSON when corrected"
     IGNORE_RULES = "ignore-rules", "picks that ignore the request"
     INVENTS = "invents", "every other pick an id not in the candidates"
+    THINKS = "thinks", "thinks aloud in <think> first, braces and all (reasoning models)"
     NO_JSON_MODE = "no-json-mode", "400 to response_format (LM Studio, llama.cpp variants)"
+    NO_MAX_TOKENS = "no-max-tokens", "400 to max_tokens (OpenAI's reasoning models)"
     UNAUTHORIZED = "401", "401: the API key refused"
     UNKNOWN_MODEL = "404", "404: the model asked for is retired (and no longer listed)"
     RATE_LIMITED = "429", "429 with Retry-After, then an answer"
@@ -148,12 +150,8 @@ class FakeLLMServer(FakeServer):
             self._rate_limited.set()
             return _send(handler, 429, _rate_limited(), [("Retry-After", str(self.retry_after))])
         self._rate_limited.clear()
-        if misbehave == Misbehaviour.NO_JSON_MODE and "response_format" in request:
-            return _send(
-                handler,
-                400,
-                _error("'response_format.type' must be 'json_schema' or 'text'", "invalid_request_error"),
-            )
+        if refused := _refused_parameter(misbehave, request):
+            return _send(handler, 400, refused)
         if misbehave == Misbehaviour.HANG and self._stopping.wait(self.faults.hang_seconds):
             handler.close_connection = True
             return None
@@ -204,7 +202,7 @@ class FakeLLMServer(FakeServer):
         candidates = parse_candidates_block(user)
         request = without_candidates_block(user)
         if not candidates:
-            return json.dumps({"request": " ".join(request.split())})
+            return _written({"request": " ".join(request.split())}, misbehave)
         answer = pick(request, candidates, ignore_request=misbehave == Misbehaviour.IGNORE_RULES)
         if misbehave == Misbehaviour.INVENTS:
             for n, track in enumerate(answer["tracks"][1::2], 1):
@@ -274,7 +272,7 @@ def _invented_id(candidates, n):
 
 def _written(answer, misbehave):
     """The answer's text, written the way `misbehave` asks."""
-    if misbehave == Misbehaviour.RENAMED:
+    if misbehave == Misbehaviour.RENAMED and "tracks" in answer:
         answer = {
             "name": answer["title"],
             "summary": answer["description"],
@@ -287,9 +285,27 @@ def _written(answer, misbehave):
         return re.sub(r"([^\[{\s])(\n\s*[}\]])", r"\1,\2", text)
     if misbehave == Misbehaviour.FENCED:
         return f"```json\n{text}\n```"
+    if misbehave == Misbehaviour.THINKS:
+        draft = json.dumps({"title": "draft", "tracks": answer.get("tracks", [])[:1]})
+        return f"<think>\nThe user wants {{this}}. A first draft: {draft}. Better:\n</think>\n{text}"
     if misbehave == Misbehaviour.PROSE:
         return f"Here is a playlist for you!\n\n{text}\n\nEnjoy, and tell me if you want {{more}} like it."
     return text
+
+
+def _refused_parameter(misbehave, request):
+    """The 400 body for a parameter the misbehaving endpoint does not take, if sent."""
+    if misbehave == Misbehaviour.NO_JSON_MODE and "response_format" in request:
+        # LM Studio's words.
+        return _error("'response_format.type' must be 'json_schema' or 'text'", "invalid_request_error")
+    if misbehave == Misbehaviour.NO_MAX_TOKENS and "max_tokens" in request:
+        return _error(
+            "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead.",
+            "invalid_request_error",
+            "unsupported_parameter",
+        )
+    return None
 
 
 def _error(message, type_, code=None):

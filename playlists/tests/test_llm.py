@@ -3,6 +3,7 @@ against the fake model (playlists/fakes/llm.py), misbehaving in each way real mo
 and endpoints do."""
 
 import logging
+import pickle
 import socket
 
 import pytest
@@ -80,6 +81,14 @@ def test_an_endpoint_refusing_json_mode_is_asked_without_it_from_then_on(fake_ll
     assert fake_llm.requests[CHAT] == 1
 
 
+def test_an_endpoint_refusing_max_tokens_gets_max_completion_tokens(fake_llm):
+    fake_llm.misbehave = Misbehaviour.NO_MAX_TOKENS
+    assert _ids(_ask(max_tokens=900)) == [102, 100, 104]
+    assert fake_llm.requests[CHAT] == 2
+    assert fake_llm.chat_bodies[1]["max_completion_tokens"] == 900
+    assert "max_tokens" not in fake_llm.chat_bodies[1]
+
+
 @pytest.mark.parametrize(
     "misbehave",
     [
@@ -88,6 +97,7 @@ def test_an_endpoint_refusing_json_mode_is_asked_without_it_from_then_on(fake_ll
         Misbehaviour.TRAILING_COMMAS,
         Misbehaviour.SINGLE_QUOTES,
         Misbehaviour.RENAMED,
+        Misbehaviour.THINKS,
     ],
 )
 def test_a_sloppily_written_answer_gives_the_same_playlist(fake_llm, misbehave):
@@ -321,6 +331,13 @@ def test_the_key_reaches_no_log_line_and_no_error(fake_llm, caplog, misbehave):
         assert tail not in text, "the key's masked form was shown"
 
 
+def test_an_error_survives_pickling_kind_and_all(fake_llm):
+    fake_llm.misbehave = Misbehaviour.UNAUTHORIZED
+    error = pickle.loads(pickle.dumps(_error()))
+    assert error.kind == LLMErrorKind.AUTH
+    assert str(error) == error.message == _error().message
+
+
 def test_candidates_travel_in_one_block_that_reads_back_the_same():
     odd = [{"id": "a,1", "artist": 'Guns N\' Roses "GNR"', "title": "ライブ", "genres": [], "year": None}]
     block = llm.candidates_block(CANDIDATES + odd)
@@ -349,13 +366,22 @@ def test_candidates_travel_in_one_block_that_reads_back_the_same():
         ('{"title": "t", "description": "cut', {"title": "t"}),
         ('```json\n{"tracks": [1, 2, 3', {"tracks": [1, 2]}),
         ('{"text": "line one\nline two"}', {"text": "line one\nline two"}),
+        ('<think>maybe {"a": 0}?</think>\n{"a": 1}', {"a": 1}),
     ],
 )
 def test_json_is_found_and_repaired(text, data):
     assert llm.parse_json(text) == data
 
 
-@pytest.mark.parametrize("text", ["Roses are red, violets are blue.", "", "```\nno json\n```"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Roses are red, violets are blue.",
+        "",
+        "```\nno json\n```",
+        '<think>{"a": 1} is it? I am still thinking',
+    ],
+)
 def test_text_without_json_is_the_wrong_kind(text):
     with pytest.raises(ValueError, match="no JSON object"):
         llm.parse_json(text)
