@@ -205,6 +205,8 @@ LLM_API_KEY = _env("LLM_API_KEY")
 LLM_MODEL = _env("LLM_MODEL")
 # Seconds one request to the model may take; local models on small machines are slow.
 LLM_TIMEOUT = _env_int("LLM_TIMEOUT", 120, minimum=1)
+# Set by `make run` when it starts the fake model (manage.py fakellm), for pages to say so.
+LLM_DEMO = _env_bool("LLM_DEMO")
 
 SYNC_PAGE_SIZE = _env_int("SYNC_PAGE_SIZE", 1000, minimum=1)
 SYNC_STALE_HOURS = _env_int("SYNC_STALE_HOURS", 24, minimum=1)

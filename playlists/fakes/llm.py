@@ -113,7 +113,9 @@ class FakeLLMServer(FakeServer):
             return _send(
                 handler, 404, _error(f"Invalid URL ({handler.command} {path})", "invalid_request_error")
             )
-        if self.misbehave == Misbehaviour.UNAUTHORIZED or self._bearer(handler) != self.api_key:
+        if self.misbehave == Misbehaviour.UNAUTHORIZED or (
+            self.api_key and self._bearer(handler) != self.api_key
+        ):
             return _send(handler, 401, _unauthorized(self._bearer(handler)))
         if route == "models":
             data = [

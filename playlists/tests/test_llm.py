@@ -316,7 +316,9 @@ def test_no_endpoint_set_says_how_to_connect_one(settings):
     ],
 )
 def test_the_key_reaches_no_log_line_and_no_error(fake_llm, caplog, misbehave):
-    caplog.set_level(logging.DEBUG)
+    # Everything, even the openai client's and its HTTP library's debug lines.
+    for name in (None, "openai", "httpx2", "httpcore2"):
+        caplog.set_level(logging.DEBUG, logger=name)
     fake_llm.misbehave = misbehave
     try:
         _ask()
