@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlparse
 
+import httpx2
 import openai
 from django.conf import settings
 from django.db import models
@@ -160,11 +161,11 @@ def configured() -> bool:
 
 def list_models() -> list[str]:
     """The ids of the models the endpoint offers, sorted."""
-    client = _client()
-    try:
-        return sorted(model.id for model in client.models.list())
-    except openai.OpenAIError as exc:
-        raise _failure(exc, None) from None
+    with _client() as client:
+        try:
+            return sorted(model.id for model in client.models.list())
+        except openai.OpenAIError as exc:
+            raise _failure(exc, None) from None
 
 
 def ask_json(
@@ -179,8 +180,13 @@ def ask_json(
     `expect` when given (it normalises the shape, raising ValueError for the wrong
     kind). An answer that cannot be used is asked for again once, then LLMError
     BAD_ANSWER; endpoint failures are LLMErrors of their kinds."""
-    client = _client()
     model = model or _default_model()
+    with _client() as client:
+        return _asked(client, model, system, user, expect, max_tokens)
+
+
+def _asked(client, model, system, user, expect, max_tokens):
+    """ask_json's conversation: the question, and one correction if the answer is unusable."""
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     used = Answer(data={}, prompt_tokens=0, completion_tokens=0, seconds=0.0, model=model)
     for attempt in (1, 2):
@@ -224,7 +230,38 @@ def _client():
         api_key=settings.LLM_API_KEY or "not-needed",
         timeout=settings.LLM_TIMEOUT,
         max_retries=0,  # retries are decided here, once, by kind
+        http_client=openai.DefaultHttpxClient(transport=_DeadlineTransport(settings.LLM_TIMEOUT)),
     )
+
+
+class _DeadlineTransport(httpx2.HTTPTransport):
+    """LLM_TIMEOUT for a whole answer, not for each read: an endpoint that pads its
+    answer with whitespace while the model works (OpenRouter does) or drips it a few
+    bytes at a time would otherwise hold the worker as long as it liked."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self._seconds = seconds
+
+    def handle_request(self, request):
+        deadline = time.monotonic() + self._seconds
+        response = super().handle_request(request)
+        response.stream = _DeadlineStream(response.stream, deadline, request)
+        return response
+
+
+class _DeadlineStream(httpx2.SyncByteStream):
+    def __init__(self, stream, deadline, request):
+        self._stream, self._deadline, self._request = stream, deadline, request
+
+    def __iter__(self):
+        for chunk in self._stream:
+            if time.monotonic() > self._deadline:
+                raise httpx2.ReadTimeout("the answer took longer than LLM_TIMEOUT", request=self._request)
+            yield chunk
+
+    def close(self):
+        self._stream.close()
 
 
 def _default_model():

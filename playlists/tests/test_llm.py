@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from playlists import llm
-from playlists.fakes.llm import Misbehaviour
+from playlists.fakes.llm import Misbehaviour, tokens
 from playlists.llm import LLMError, LLMErrorKind
 from playlists.tests.conftest import LLM_KEY
 
@@ -38,12 +38,16 @@ def _user(request=REQUEST, candidates=CANDIDATES):
     return f"Request: {request}\n\n{llm.candidates_block(candidates)}"
 
 
-def _ask(**kwargs):
-    return llm.ask_json(SYSTEM, _user(), expect=llm.playlist_answer, **kwargs)
+def _ask(user=None, **kwargs):
+    return llm.ask_json(SYSTEM, user or _user(), expect=llm.playlist_answer, **kwargs)
 
 
 def _ids(answer):
     return [t["id"] for t in answer.data["tracks"]]
+
+
+def _prompt_tokens(body):
+    return sum(tokens(m["content"]) for m in body["messages"])
 
 
 def _error(**kwargs):
@@ -109,17 +113,17 @@ def test_a_sloppily_written_answer_gives_the_same_playlist(fake_llm, misbehave):
 
 
 def test_an_answer_cut_off_keeps_its_complete_tracks(fake_llm):
-    request = "jazz metal grunge country, 8 tracks"
-    whole = llm.ask_json(SYSTEM, _user(request), expect=llm.playlist_answer).data["tracks"]
+    user = _user("jazz metal grunge country, 8 tracks")
+    whole = _ask(user).data["tracks"]
     fake_llm.misbehave = Misbehaviour.TRUNCATED
-    answer = llm.ask_json(SYSTEM, _user(request), expect=llm.playlist_answer)
+    answer = _ask(user)
     assert answer.truncated
     assert 0 < len(answer.data["tracks"]) < len(whole)
     assert answer.data["tracks"] == whole[: len(answer.data["tracks"])]  # whole items only
 
 
 def test_an_answer_longer_than_max_tokens_is_cut_and_repaired(fake_llm):
-    answer = llm.ask_json(SYSTEM, _user("jazz, 8 tracks"), expect=llm.playlist_answer, max_tokens=60)
+    answer = _ask(_user("jazz, 8 tracks"), max_tokens=60)
     assert answer.truncated and answer.completion_tokens == 60
     assert 0 < len(answer.data["tracks"]) < 8
 
@@ -136,12 +140,6 @@ def test_an_answer_of_the_wrong_kind_is_asked_for_again_once(fake_llm):
     assert answer.prompt_tokens > 2 * _prompt_tokens(fake_llm.chat_bodies[0])
 
 
-def _prompt_tokens(body):
-    from playlists.fakes.llm import tokens
-
-    return sum(tokens(m["content"]) for m in body["messages"])
-
-
 def test_an_answer_of_the_wrong_kind_twice_fails_as_a_bad_answer(fake_llm):
     fake_llm.misbehave = Misbehaviour.WRONG_KIND
     error = _error()
@@ -154,15 +152,9 @@ def test_an_answer_of_the_wrong_kind_twice_fails_as_a_bad_answer(fake_llm):
 
 
 def test_an_answer_without_tracks_is_the_wrong_kind(fake_llm):
-    error = _error_for_user("no candidates here")
+    error = _error(user="no candidates here")
     assert error.kind == LLMErrorKind.BAD_ANSWER
     assert "no list of tracks" in error.message
-
-
-def _error_for_user(user):
-    with pytest.raises(LLMError) as raised:
-        llm.ask_json(SYSTEM, user, expect=llm.playlist_answer)
-    return raised.value
 
 
 def test_without_expect_any_json_object_is_the_answer(fake_llm):
@@ -404,3 +396,11 @@ def test_playlist_answers_are_read_whatever_their_fields_are_called():
     }
     with pytest.raises(ValueError, match="no list of tracks"):
         llm.playlist_answer({"title": "x", "tracks": []})
+
+
+def test_an_answer_dripping_in_past_the_timeout_is_a_timeout(fake_llm):
+    # Every read arrives within LLM_TIMEOUT; the answer as a whole does not.
+    fake_llm.faults.drip = (40, 0.2)
+    error = _error()
+    assert error.kind == LLMErrorKind.TIMEOUT
+    assert fake_llm.requests[CHAT] == 1
