@@ -166,6 +166,8 @@ def list_models() -> list[str]:
             return sorted(model.id for model in client.models.list())
         except openai.OpenAIError as exc:
             raise _failure(exc, None) from None
+        except (AttributeError, TypeError):
+            raise _not_the_api() from None
 
 
 def ask_json(
@@ -309,13 +311,16 @@ def _complete(client, model, messages, max_tokens, used):
         finally:
             used.seconds += time.monotonic() - started
         break
+    try:
+        choice = response.choices[0]
+        text = (choice.message.content if choice.message else None) or ""
+    except (AttributeError, IndexError, KeyError, TypeError):
+        raise _not_the_api() from None
     if response.usage:
         used.prompt_tokens += response.usage.prompt_tokens or 0
         used.completion_tokens += response.usage.completion_tokens or 0
     used.model = response.model or model
-    choice = response.choices[0] if response.choices else None
-    text = (choice.message.content if choice and choice.message else None) or ""
-    return text, bool(choice and choice.finish_reason == "length")
+    return text, choice.finish_reason == "length"
 
 
 def _params(model, messages, max_tokens, refused):
@@ -420,6 +425,15 @@ def _failure(exc, model):
     return LLMError(
         LLMErrorKind.ENDPOINT_ERROR,
         f"The model endpoint at {where} answered {status}: {_endpoint_message(exc)}",
+    )
+
+
+def _not_the_api():
+    """For a 200 that is a web page or other JSON: a proxy or a wrong path, not a model."""
+    return LLMError(
+        LLMErrorKind.ENDPOINT_ERROR,
+        f"The model endpoint at {_where()} answered with something other than the OpenAI API: "
+        "check LLM_BASE_URL.",
     )
 
 

@@ -57,6 +57,7 @@ class Misbehaviour(models.TextChoices):
     RATE_LIMITED = "429", "429 with Retry-After, then an answer"
     RATE_LIMITED_ALWAYS = "429-always", "429 with Retry-After, every time"
     HANG = "hang", "no answer for hang_seconds"
+    WEB_PAGE = "web-page", "a web page with 200 to everything (a proxy, a wrong path)"
 
 
 class FakeLLMServer(FakeServer):
@@ -109,6 +110,9 @@ class FakeLLMServer(FakeServer):
             return _send(
                 handler, self.faults.status, _error(status_phrase(self.faults.status), "server_error")
             )
+        if self.misbehave == Misbehaviour.WEB_PAGE:
+            page = b"<!DOCTYPE html><html><body><h1>Welcome to nginx!</h1></body></html>"
+            return _send(handler, 200, page, [("Content-Type", "text/html")])
         if route is None:
             return _send(
                 handler, 404, _error(f"Invalid URL ({handler.command} {path})", "invalid_request_error")
@@ -342,9 +346,11 @@ def _rate_limited():
 
 
 def _send(handler, status, body, headers=()):
-    data = json.dumps(body).encode()
+    """Answer `body`: JSON, unless it is bytes already (with their Content-Type in `headers`)."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
     handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
+    if not isinstance(body, bytes):
+        handler.send_header("Content-Type", "application/json")
     handler.send_header("Content-Length", str(len(data)))
     for header in headers:
         handler.send_header(*header)

@@ -228,3 +228,10 @@ def test_without_a_key_of_its_own_it_takes_any_as_local_servers_do(fake_llm):
     fake_llm.api_key = ""
     assert _chat(fake_llm, "jazz", headers={"Authorization": "Bearer not-needed"}).status_code == 200
     assert _chat(fake_llm, "jazz", headers={}).status_code == 200
+
+
+def test_as_a_web_page_it_answers_html_to_everything(fake_llm):
+    fake_llm.misbehave = Misbehaviour.WEB_PAGE
+    for response in (_chat(fake_llm, "jazz"), requests.get(f"{fake_llm.base_url}/models", timeout=5)):
+        assert response.status_code == 200 and response.headers["Content-Type"] == "text/html"
+        assert "Welcome to nginx" in response.text

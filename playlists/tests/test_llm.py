@@ -280,6 +280,18 @@ def test_an_endpoint_failing_says_what_it_answered(fake_llm):
     )
 
 
+@pytest.mark.parametrize("listing", [False, True])
+def test_a_web_page_instead_of_the_api_says_to_check_the_base_url(fake_llm, settings, listing):
+    fake_llm.misbehave = Misbehaviour.WEB_PAGE
+    settings.LLM_MODEL = "" if listing else "fake-small"
+    error = _error()
+    assert error.kind == LLMErrorKind.ENDPOINT_ERROR
+    assert error.message == (
+        f"The model endpoint at 127.0.0.1:{fake_llm.port} answered with something other than the "
+        "OpenAI API: check LLM_BASE_URL."
+    )
+
+
 def test_a_base_url_without_the_api_says_to_check_it(fake_llm, settings):
     settings.LLM_BASE_URL = fake_llm.url + "/api"
     error = _error()
