@@ -14,6 +14,7 @@ The candidate tracks travel to the model in one format, defined here once
 
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -30,6 +31,12 @@ from mediasage.redaction import redact
 
 log = logging.getLogger(__name__)
 
+# What a page or message says when no endpoint is set (issue 16, point 8).
+HOW_TO_CONNECT = (
+    "To build playlists from a sentence, set LLM_BASE_URL and LLM_MODEL to any OpenAI-compatible "
+    "endpoint, e.g. for Ollama: LLM_BASE_URL=http://localhost:11434/v1 LLM_MODEL=llama3.1 "
+    "(a hosted one also needs LLM_API_KEY)."
+)
 # The longest wait a 429's Retry-After gets before its one retry.
 RETRY_AFTER_CAP = 30.0
 # When a 429 names no wait.
@@ -112,6 +119,16 @@ def without_candidates_block(text: str) -> str:
     if start < 0 or end < 0:
         return text
     return text[:start] + text[end + len(CANDIDATES_END) :]
+
+
+_TOKEN_PIECES = re.compile(r"\w+|[^\w\s]+")
+
+
+def estimate_tokens(text: str) -> int:
+    """Roughly how many tokens `text` costs a model: its words and runs of punctuation
+    (JSON is full of them) × 1.3, a rule of thumb for English and JSON with common
+    tokenizers. The fake model reports its usage by the same rule."""
+    return math.ceil(len(_TOKEN_PIECES.findall(text)) * 1.3)
 
 
 # -- the playlist answer -------------------------------------------------------------------
@@ -221,11 +238,7 @@ def _asked(client, model, system, user, expect, max_tokens):
 
 def _client():
     if not configured():
-        raise LLMError(
-            LLMErrorKind.NOT_CONFIGURED,
-            "No model endpoint is set: set LLM_BASE_URL and LLM_MODEL "
-            "(for Ollama: LLM_BASE_URL=http://localhost:11434/v1 LLM_MODEL=llama3.1).",
-        )
+        raise LLMError(LLMErrorKind.NOT_CONFIGURED, f"No model endpoint is set. {HOW_TO_CONNECT}")
     return openai.OpenAI(
         base_url=settings.LLM_BASE_URL,
         # Local servers want no key, but the client insists on one.
@@ -420,7 +433,8 @@ def _failure(exc, model):
             "try again in a minute.",
         )
     said = _endpoint_message(exc).lower()
-    if status == 404 or ("model" in said and "not found" in said):
+    # Some endpoints (vLLM, LiteLLM, Ollama variants) say it with a 400.
+    if status == 404 or ("model" in said and ("not found" in said or "does not exist" in said)):
         return _unknown_model(exc, model, where)
     return LLMError(
         LLMErrorKind.ENDPOINT_ERROR,

@@ -10,7 +10,6 @@ models and endpoints do when they go wrong; tests may flip it at any time."""
 
 import itertools
 import json
-import math
 import re
 import threading
 import time
@@ -19,7 +18,7 @@ from urllib.parse import urlsplit
 from django.db import models
 
 from library.fakes.server import FakeServer, status_phrase
-from playlists.llm import parse_candidates_block, without_candidates_block
+from playlists.llm import estimate_tokens, parse_candidates_block, without_candidates_block
 
 DEFAULT_MODELS = ("fake-small", "fake-large")
 _DEFAULT_COUNT = 10
@@ -163,8 +162,8 @@ class FakeLLMServer(FakeServer):
             return None
         messages = request.get("messages") or []
         text = self._answer_text(messages, misbehave)
-        prompt_tokens = sum(tokens(str(m.get("content") or "")) for m in messages)
-        completion_tokens = tokens(text)
+        prompt_tokens = sum(estimate_tokens(str(m.get("content") or "")) for m in messages)
+        completion_tokens = estimate_tokens(text)
         finish_reason = "stop"
         limit = request.get("max_completion_tokens") or request.get("max_tokens")
         if misbehave == Misbehaviour.TRUNCATED:
@@ -232,11 +231,6 @@ def pick(request, candidates, ignore_request=False):
         ),
         "tracks": [{"id": c["id"], "reason": _reason(words & _candidate_words(c))} for _, c in ranked],
     }
-
-
-def tokens(text):
-    """A rough token count, as the fake reports it: words × 1.3."""
-    return math.ceil(len(text.split()) * 1.3)
 
 
 def _reason(shared):

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from mediasage import processes
-from playlists.fakes.llm import Misbehaviour, tokens
-from playlists.llm import candidates_block
+from playlists.fakes.llm import Misbehaviour
+from playlists.llm import candidates_block, estimate_tokens
 from playlists.tests.conftest import LLM_KEY
 
 AUTH = {"Authorization": f"Bearer {LLM_KEY}"}
@@ -61,8 +61,9 @@ def test_a_completion_has_openais_shape_and_usage(fake_llm):
     choice = completion["choices"][0]
     assert choice["message"]["role"] == "assistant" and choice["finish_reason"] == "stop"
     usage = completion["usage"]
-    sent = "Pick tracks. " + "jazz, 2 tracks\n" + candidates_block(CANDIDATES)
-    assert usage["prompt_tokens"] >= tokens(sent) and usage["completion_tokens"] == tokens(_content(response))
+    sent = ["Pick tracks.", "jazz, 2 tracks\n" + candidates_block(CANDIDATES)]
+    assert usage["prompt_tokens"] == sum(map(estimate_tokens, sent))
+    assert usage["completion_tokens"] == estimate_tokens(_content(response))
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
 
 

@@ -8,8 +8,9 @@ import socket
 
 import pytest
 
+from mediasage.redaction import RedactSecrets
 from playlists import llm
-from playlists.fakes.llm import Misbehaviour, tokens
+from playlists.fakes.llm import Misbehaviour
 from playlists.llm import LLMError, LLMErrorKind
 from playlists.tests.conftest import LLM_KEY
 
@@ -47,7 +48,7 @@ def _ids(answer):
 
 
 def _prompt_tokens(body):
-    return sum(tokens(m["content"]) for m in body["messages"])
+    return sum(llm.estimate_tokens(m["content"]) for m in body["messages"])
 
 
 def _error(**kwargs):
@@ -123,8 +124,8 @@ def test_an_answer_cut_off_keeps_its_complete_tracks(fake_llm):
 
 
 def test_an_answer_longer_than_max_tokens_is_cut_and_repaired(fake_llm):
-    answer = _ask(_user("jazz, 8 tracks"), max_tokens=60)
-    assert answer.truncated and answer.completion_tokens == 60
+    answer = _ask(_user("jazz, 8 tracks"), max_tokens=150)
+    assert answer.truncated and answer.completion_tokens == 150
     assert 0 < len(answer.data["tracks"]) < 8
 
 
@@ -304,6 +305,7 @@ def test_no_endpoint_set_says_how_to_connect_one(settings):
     assert not llm.configured()
     error = _error()
     assert error.kind == LLMErrorKind.NOT_CONFIGURED
+    assert error.message == f"No model endpoint is set. {llm.HOW_TO_CONNECT}"
     assert "LLM_BASE_URL=http://localhost:11434/v1" in error.message
 
 
@@ -337,11 +339,26 @@ def test_the_key_reaches_no_log_line_and_no_error(fake_llm, caplog, misbehave):
         assert tail not in text, "the key's masked form was shown"
 
 
+def test_a_log_line_carrying_the_key_has_it_redacted(fake_llm):
+    record = logging.LogRecord(
+        "x", logging.ERROR, __file__, 1, "sent Authorization: Bearer %s", (LLM_KEY,), None
+    )
+    RedactSecrets().filter(record)
+    assert record.getMessage() == "sent Authorization: Bearer [redacted]"
+
+
 def test_an_error_survives_pickling_kind_and_all(fake_llm):
     fake_llm.misbehave = Misbehaviour.UNAUTHORIZED
     error = pickle.loads(pickle.dumps(_error()))
     assert error.kind == LLMErrorKind.AUTH
     assert str(error) == error.message == _error().message
+
+
+def test_tokens_are_estimated_from_words_and_punctuation():
+    assert llm.estimate_tokens("rainy sunday jazz") == 4  # 3 × 1.3, rounded up
+    line = llm.candidates_block(CANDIDATES[:1]).splitlines()[2]
+    assert line == '{"id":100,"artist":"Miles Davis","title":"So What","genres":["Jazz"],"year":1959}'
+    assert llm.estimate_tokens(line) == 30  # 23 pieces: JSON costs more than its words
 
 
 def test_candidates_travel_in_one_block_that_reads_back_the_same():
