@@ -381,8 +381,7 @@ def _retry_after(response):
 
 def _where():
     """host:port of the endpoint, never its path, query or credentials."""
-    url = urlparse(settings.LLM_BASE_URL)
-    return f"{url.hostname}:{url.port}" if url.port else str(url.hostname)
+    return urlparse(settings.LLM_BASE_URL).netloc.rpartition("@")[2]
 
 
 def _offered(models_offered):

@@ -8,6 +8,7 @@ title, album, genres, year and decade) best match the words of the request, as m
 as the request names ("20 tracks"), else 10. `misbehave` makes it answer as real
 models and endpoints do when they go wrong; tests may flip it at any time."""
 
+import collections
 import itertools
 import json
 import re
@@ -65,7 +66,7 @@ class FakeLLMServer(FakeServer):
     `models`: the model ids it offers (asking for another is a 404). `api_key`: when
     set, requests must carry it as a bearer token. `misbehave`: a Misbehaviour, or
     None. `retry_after`: the seconds its 429s ask for. `chat_bodies`: the JSON body of
-    each chat request, for tests."""
+    each chat request (the last 100), for tests."""
 
     thread_name = "fake-llm"
 
@@ -76,7 +77,7 @@ class FakeLLMServer(FakeServer):
         self.misbehave = misbehave
         self.retry_after = 1
         self.faults.hang_seconds = 30
-        self.chat_bodies = []
+        self.chat_bodies = collections.deque(maxlen=100)  # bounded: the demo runs for days
         self.retired = set()  # models a 404 misbehaviour retired: no longer listed
         self._completions = itertools.count(1)
         self._rate_limited = threading.Event()  # set: the last chat request got a 429

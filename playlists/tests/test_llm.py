@@ -271,6 +271,14 @@ def test_an_endpoint_that_is_not_running_is_unreachable(fake_llm, settings):
     )
 
 
+def test_the_endpoint_is_named_by_host_without_credentials_or_path(fake_llm, settings):
+    settings.LLM_BASE_URL = f"http://me:hunter22@127.0.0.1:{fake_llm.port}/v1"
+    fake_llm.misbehave = Misbehaviour.UNAUTHORIZED
+    assert _error().message.startswith(f"The model endpoint at 127.0.0.1:{fake_llm.port} refused")
+    settings.LLM_BASE_URL = f"http://127.0.0.1:{fake_llm.port}/private-path/v1"
+    assert "private-path" not in _error().message
+
+
 def test_an_endpoint_failing_says_what_it_answered(fake_llm):
     fake_llm.faults.status = 500
     error = _error()
