@@ -538,6 +538,7 @@ _LITERALS = {
 _BARE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _CLOSERS = {"{": "}", "[": "]"}
+_SPACE = re.compile(r"\s*")
 
 
 def _repaired(text):
@@ -572,8 +573,8 @@ def _repaired(text):
             mark()
             i += 1
         elif ch == ",":
-            rest = text[i + 1 :].lstrip()
-            if rest and rest[0] not in "}]":  # a trailing comma is dropped
+            after = _SPACE.match(text, i + 1).end()
+            if after < n and text[after] not in "}]":  # a trailing comma is dropped
                 mark()
                 out.append(",")
             i += 1
@@ -584,8 +585,9 @@ def _repaired(text):
             out.append(_as_json_string(text[i : end + 1]))
             i = end + 1
         elif ch == ":" or ch.isspace():
-            out.append(ch)
-            i += 1
+            end = _SPACE.match(text, i + 1).end()
+            out.append(text[i:end])
+            i = end
         elif m := _NUMBER.match(text, i):
             out.append(m.group())
             i = m.end()
@@ -608,16 +610,16 @@ def _loads(text):
         raise ValueError(f"the answer's JSON could not be repaired ({exc.msg})") from None
 
 
+_STRINGS = {
+    '"': re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL),
+    "'": re.compile(r"'(?:[^'\\]|\\.)*'", re.DOTALL),
+}
+
+
 def _string_end(text, start):
-    quote, i = text[start], start + 1
-    while i < len(text):
-        if text[i] == "\\":
-            i += 2
-        elif text[i] == quote:
-            return i
-        else:
-            i += 1
-    return None
+    """Where the string literal starting at `start` ends; None if it is cut off."""
+    m = _STRINGS[text[start]].match(text, start)
+    return m.end() - 1 if m else None
 
 
 def _as_json_string(literal):
