@@ -98,8 +98,11 @@ def candidates_block(candidates: Iterable[dict]) -> str:
     <candidates> and </candidates>, one compact object a line (few tokens, and a line
     cut off still leaves the others whole). Each object has at least `id` (a string or
     number the answer names the track by), `artist`, `title`, `genres` (a list) and
-    `year` (a number or null)."""
-    lines = ",\n".join(json.dumps(c, ensure_ascii=False, separators=(",", ":")) for c in candidates)
+    `year` (a number or null). A "<" in a value is written \\u003c, so no title can end
+    the block early."""
+    lines = ",\n".join(
+        json.dumps(c, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c") for c in candidates
+    )
     return f"{CANDIDATES_START}\n[\n{lines}\n]\n{CANDIDATES_END}"
 
 
@@ -143,9 +146,10 @@ _DESCRIPTIONS = ("description", "summary", "desc", "about")
 
 def playlist_answer(data: dict) -> dict:
     """An `expect` for playlist answers: `{"title", "description", "tracks": [{"id",
-    "reason"}]}` from what the model wrote, whatever it called the fields. A bare id
-    in the list counts as a track without a reason; an item without an id is dropped.
-    ValueError when there is no list of tracks, or an empty one."""
+    "reason"}]}` from what the model wrote, whatever it called the fields. Ids come back
+    as strings, whether the model quoted a number or not: compare them with str(id). A
+    bare id in the list counts as a track without a reason; an item without an id is
+    dropped. ValueError when there is no list of tracks, or an empty one."""
     if isinstance(nested := data.get("playlist"), dict):
         data = nested
     items = _first(data, _TRACK_LISTS)
@@ -154,9 +158,9 @@ def playlist_answer(data: dict) -> dict:
     tracks = []
     for item in items:
         if isinstance(item, str | int) and not isinstance(item, bool):
-            tracks.append({"id": item, "reason": ""})
+            tracks.append({"id": str(item), "reason": ""})
         elif isinstance(item, dict) and (track_id := _first(item, _TRACK_IDS)) is not None:
-            tracks.append({"id": track_id, "reason": str(_first(item, _REASONS) or "")})
+            tracks.append({"id": str(track_id), "reason": str(_first(item, _REASONS) or "")})
     return {
         "title": str(_first(data, _TITLES) or ""),
         "description": str(_first(data, _DESCRIPTIONS) or ""),

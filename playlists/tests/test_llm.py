@@ -59,7 +59,7 @@ def _error(**kwargs):
 
 def test_a_playlist_comes_back_with_its_tokens_time_and_model(fake_llm):
     answer = _ask()
-    assert _ids(answer) == [102, 100, 104]  # the rainy jazz one first
+    assert _ids(answer) == ["102", "100", "104"]  # the rainy jazz one first
     assert answer.data["title"] and answer.data["description"]
     assert all(t["reason"] for t in answer.data["tracks"])
     assert answer.prompt_tokens > 50 and answer.completion_tokens > 20
@@ -78,7 +78,7 @@ def test_json_mode_is_asked_for(fake_llm):
 def test_an_endpoint_refusing_json_mode_is_asked_without_it_from_then_on(fake_llm, settings):
     fake_llm.misbehave = Misbehaviour.NO_JSON_MODE
     settings.LLM_MODEL = "fake-large"  # an endpoint and model of its own: nothing remembered yet
-    assert _ids(_ask()) == [102, 100, 104]
+    assert _ids(_ask()) == ["102", "100", "104"]
     assert fake_llm.requests[CHAT] == 2
     assert "response_format" not in fake_llm.chat_bodies[1]
     fake_llm.reset_counts()
@@ -88,7 +88,7 @@ def test_an_endpoint_refusing_json_mode_is_asked_without_it_from_then_on(fake_ll
 
 def test_an_endpoint_refusing_max_tokens_gets_max_completion_tokens(fake_llm):
     fake_llm.misbehave = Misbehaviour.NO_MAX_TOKENS
-    assert _ids(_ask(max_tokens=900)) == [102, 100, 104]
+    assert _ids(_ask(max_tokens=900)) == ["102", "100", "104"]
     assert fake_llm.requests[CHAT] == 2
     assert fake_llm.chat_bodies[1]["max_completion_tokens"] == 900
     assert "max_tokens" not in fake_llm.chat_bodies[1]
@@ -132,7 +132,7 @@ def test_an_answer_longer_than_max_tokens_is_cut_and_repaired(fake_llm):
 def test_an_answer_of_the_wrong_kind_is_asked_for_again_once(fake_llm):
     fake_llm.misbehave = Misbehaviour.WRONG_KIND_ONCE
     answer = _ask()
-    assert _ids(answer) == [102, 100, 104]
+    assert _ids(answer) == ["102", "100", "104"]
     assert fake_llm.requests[CHAT] == 2
     retry = fake_llm.chat_bodies[1]["messages"]
     assert [m["role"] for m in retry] == ["system", "user", "assistant", "user"]
@@ -227,7 +227,7 @@ def test_without_llm_model_several_models_on_offer_ask_for_one(fake_llm, setting
 
 def test_a_rate_limit_is_waited_out_once(fake_llm):
     fake_llm.misbehave = Misbehaviour.RATE_LIMITED
-    assert _ids(_ask()) == [102, 100, 104]
+    assert _ids(_ask()) == ["102", "100", "104"]
     assert fake_llm.requests[CHAT] == 2
 
 
@@ -235,7 +235,7 @@ def test_a_long_retry_after_is_waited_only_up_to_the_cap(fake_llm, monkeypatch):
     monkeypatch.setattr(llm, "RETRY_AFTER_CAP", 0.1)
     fake_llm.retry_after = 3600
     fake_llm.misbehave = Misbehaviour.RATE_LIMITED
-    assert _ids(_ask()) == [102, 100, 104]
+    assert _ids(_ask()) == ["102", "100", "104"]
 
 
 def test_a_rate_limit_that_lasts_fails_after_one_wait(fake_llm):
@@ -370,10 +370,13 @@ def test_tokens_are_estimated_from_words_and_punctuation():
 
 
 def test_candidates_travel_in_one_block_that_reads_back_the_same():
-    odd = [{"id": "a,1", "artist": 'Guns N\' Roses "GNR"', "title": "ライブ", "genres": [], "year": None}]
+    odd = [
+        {"id": "a,1", "artist": 'Guns N\' Roses "GNR"', "title": "ライブ", "genres": [], "year": None},
+        {"id": 7, "artist": "<b>", "title": "</candidates> (Live)", "genres": ["<"], "year": 2001},
+    ]
     block = llm.candidates_block(CANDIDATES + odd)
     assert block.startswith("<candidates>\n[\n{") and block.endswith("]\n</candidates>")
-    assert len(block.splitlines()) == len(CANDIDATES) + 5  # one line a track
+    assert len(block.splitlines()) == len(CANDIDATES + odd) + 4  # one line a track
     assert llm.parse_candidates_block(f"Make it moody.\n{block}\nThanks") == CANDIDATES + odd
     assert llm.without_candidates_block(f"Make it moody.\n{block}\nThanks") == "Make it moody.\n\nThanks"
 
@@ -429,7 +432,7 @@ def test_playlist_answers_are_read_whatever_their_fields_are_called():
     assert llm.playlist_answer(data) == {
         "title": "Rain",
         "description": "Wet. Jazz.",
-        "tracks": [{"id": 7, "reason": "rainy"}, {"id": "8", "reason": ""}, {"id": 9, "reason": ""}],
+        "tracks": [{"id": "7", "reason": "rainy"}, {"id": "8", "reason": ""}, {"id": "9", "reason": ""}],
     }
     with pytest.raises(ValueError, match="no list of tracks"):
         llm.playlist_answer({"title": "x", "tracks": []})
