@@ -12,6 +12,7 @@ The candidate tracks travel to the model in one format, defined here once
 (`candidates_block`); the fake model (playlists/fakes/llm.py) reads exactly that.
 """
 
+import functools
 import json
 import logging
 import math
@@ -182,13 +183,12 @@ def configured() -> bool:
 
 def list_models() -> list[str]:
     """The ids of the models the endpoint offers, sorted."""
-    with _client() as client:
-        try:
-            return sorted(model.id for model in client.models.list())
-        except openai.OpenAIError as exc:
-            raise _failure(exc, None) from None
-        except (AttributeError, TypeError):
-            raise _not_the_api() from None
+    try:
+        return sorted(model.id for model in _client().models.list())
+    except openai.OpenAIError as exc:
+        raise _failure(exc, None) from None
+    except (AttributeError, TypeError):
+        raise _not_the_api() from None
 
 
 def ask_json(
@@ -204,8 +204,7 @@ def ask_json(
     kind). An answer that cannot be used is asked for again once, then LLMError
     BAD_ANSWER; endpoint failures are LLMErrors of their kinds."""
     model = model or _default_model()
-    with _client() as client:
-        return _asked(client, model, system, user, expect, max_tokens)
+    return _asked(_client(), model, system, user, expect, max_tokens)
 
 
 def _asked(client, model, system, user, expect, max_tokens):
@@ -243,13 +242,20 @@ def _asked(client, model, system, user, expect, max_tokens):
 def _client():
     if not configured():
         raise LLMError(LLMErrorKind.NOT_CONFIGURED, f"No model endpoint is set. {HOW_TO_CONNECT}")
+    return _client_for(settings.LLM_BASE_URL, settings.LLM_API_KEY, settings.LLM_TIMEOUT)
+
+
+# One client for the settings in force: making one costs ~90 ms (TLS contexts), and
+# its pool keeps the connection alive between a generation's requests.
+@functools.lru_cache(maxsize=1)
+def _client_for(base_url, api_key, timeout):
     return openai.OpenAI(
-        base_url=settings.LLM_BASE_URL,
+        base_url=base_url,
         # Local servers want no key, but the client insists on one.
-        api_key=settings.LLM_API_KEY or "not-needed",
-        timeout=settings.LLM_TIMEOUT,
+        api_key=api_key or "not-needed",
+        timeout=timeout,
         max_retries=0,  # retries are decided here, once, by kind
-        http_client=openai.DefaultHttpxClient(transport=_DeadlineTransport(settings.LLM_TIMEOUT)),
+        http_client=openai.DefaultHttpxClient(transport=_DeadlineTransport(timeout)),
     )
 
 
