@@ -6,7 +6,8 @@ It answers a playlist request by reading the candidates block of the user messag
 (playlists.llm.candidates_block) and picking the candidates whose words (artist,
 title, album, genres, year and decade) best match the words of the request, as many
 as the request names ("20 tracks"), else 10. `misbehave` makes it answer as real
-models and endpoints do when they go wrong; tests may flip it at any time."""
+models and endpoints do when they go wrong; tests may flip it at any time. Its token
+counts follow playlists.llm.estimate_tokens, and max_tokens cuts its answer off."""
 
 import collections
 import itertools
@@ -61,7 +62,7 @@ class Misbehaviour(models.TextChoices):
 
 
 class FakeLLMServer(FakeServer):
-    """start()/stop() or `with`; `url` is the base URL (…/v1 is where the API is).
+    """start()/stop() or `with`; `base_url` (`url` + /v1) is what LLM_BASE_URL takes.
 
     `models`: the model ids it offers (asking for another is a 404). `api_key`: when
     set, requests must carry it as a bearer token. `misbehave`: a Misbehaviour, or
