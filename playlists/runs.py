@@ -37,7 +37,7 @@ from django.utils import timezone
 from library.models import SyncBusy, SyncState, Track
 from library.sources import SourceError, get_source
 from library.sync import SyncFailed, sync
-from library.vocab import Phase
+from library.vocab import ErrorKind, Phase
 from playlists import outside
 from playlists.generate import BadFilter, Filters, pick
 from playlists.importers import Entry
@@ -305,10 +305,10 @@ def _match(items, server):
 def _apply(saved, target, desired, adapter, record, dry_run):
     """Bring one target to what the mode asks for; returns whether it was (or, in a dry
     run, would be) written."""
-    entries = adapter.read_playlist(target.playlist_id) if target.playlist_id else []
+    detail = record.detail["targets"][target.server]
+    entries = _read_target(adapter, target, detail)
     current = [key for _, key in entries]
     final = _wanted(saved.mode, desired, current, target.written_keys)
-    detail = record.detail["targets"][target.server]
     present = set(current)
     to_add = [key for key in final if key not in present]
     wanted = set(final)
@@ -332,6 +332,21 @@ def _apply(saved, target, desired, adapter, record, dry_run):
     target.written_keys = [key for key in desired if key in wanted]
     target.save()
     return True
+
+
+def _read_target(adapter, target, detail):
+    """The target playlist's entries. One deleted on the server since the last run (or a
+    server that forgot it, as the demo's does on restart) is made again, and the run says so."""
+    if not target.playlist_id:
+        return []
+    try:
+        return adapter.read_playlist(target.playlist_id)
+    except SourceError as exc:
+        if exc.kind != ErrorKind.NOT_FOUND:
+            raise
+    detail["notice"] = "The playlist was no longer on the server: it was made again."
+    target.playlist_id = ""
+    return []
 
 
 def _wanted(mode, desired, current, written):

@@ -78,6 +78,18 @@ def test_runs_keep_the_same_playlist_and_follow_the_source(plex, source_file):
     assert (second.added, second.removed, second.kept, second.unmatched) == (3, 2, 18, 0)
 
 
+def test_a_playlist_deleted_on_the_server_is_made_again(plex, source_file):
+    tracks = studio_tracks(6)
+    saved = subscription(source_file(tracks))
+    runs.run(saved.pk)
+    del plex.playlists[int(saved.targets.get().playlist_id)]  # the user deleted it in Plex
+
+    record = runs.run(saved.pk)
+    assert record.outcome == Outcome.DONE and record.added == 6
+    assert "made again" in record.detail["targets"]["plex"]["notice"]
+    assert contents(plex, saved) == keys(tracks)
+
+
 def test_merge_keeps_a_track_added_by_hand(plex, source_file):
     tracks = studio_tracks(13)
     saved = subscription(source_file(tracks[:10]), mode="merge")

@@ -93,4 +93,7 @@ def _summary(record):
         f"added {record.added}, removed {record.removed}, kept {record.kept}, unmatched {record.unmatched}",
         f"requests: {requests}; {record.duration_ms / 1000:.1f} s",
     ]
+    for server, target in sorted(record.detail.get("targets", {}).items()):
+        if target.get("notice"):
+            lines.append(f"{server}: {target['notice']}")
     return "\n".join(lines)
