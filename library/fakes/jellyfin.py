@@ -7,7 +7,10 @@ writes as null (`"ChannelId": null` on every library item), routes and query nam
 matched without regard to case (as ASP.NET binds them), an API key in any of the places
 Jellyfin reads one, user data and playlists that belong to a user (an API key is not
 one), a Date header by the server's clock, and the fake Plex's fault switches and
-request counters.
+request counters. Playlists behave as 10.11's PlaylistManager: an entry's PlaylistItemId
+is its track's Id, adding skips tracks already there and appends, removing an entry
+removes every copy, Move refuses an API key (and indexes as Jellyfin does when allowed),
+and an Overview is set only by posting the whole item back to /Items/{id}.
 
 The library is the fake Plex's FakeLibrary, seen as Jellyfin shows the same files: Ids
 are 32 hex digits derived from the Plex keys (item_id), durations are ticks, tracks carry
@@ -160,9 +163,10 @@ class FakePlaylist:
     name: str
     owner_id: str
     media_type: str
-    # Track Ids in order. Jellyfin names a playlist entry by its item's Id and never
-    # holds an item twice, so these double as the entries' PlaylistItemIds.
+    # Track Ids in order. Jellyfin names a playlist entry by its item's Id (PlaylistItemId)
+    # and 10.11 never adds an item twice, so these double as the entries' ids.
     items: list[str] = field(default_factory=list)
+    overview: str = ""
 
 
 class FakeJellyfinServer(FakeServer):
@@ -183,6 +187,10 @@ class FakeJellyfinServer(FakeServer):
     # /Playlists/{id}/Items with 400 for an API key: it looks for a calling user
     # (jellyfin#13476, #15600). False simulates that.
     api_key_removes_entries = True
+    # POST /Playlists/{id}/Items/{entry}/Move/{index} acts for the calling user, which an
+    # API key is not: every version answers 400 "Guid can't be empty" (jellyfin#12999).
+    # True moves as for a user's session, as Jellyfin's PlaylistManager.MoveItemAsync does.
+    api_key_moves_entries = False
 
     def __init__(
         self,
@@ -304,6 +312,25 @@ class FakeJellyfinServer(FakeServer):
             raise _HttpError(400)  # a query the fake does not implement: fail loudly
         return self._page(req, objects, render)
 
+    def _get_item(self, req, guid):
+        """One item, every field filled (GET /Items/{id}): playlists only."""
+        self._user(req, required=True)
+        return self._playlist_dto(self._playlist(guid), whole=True)
+
+    def _post_item(self, req, guid):
+        """Update an item from the whole BaseItemDto in the body, as jellyfin-web's
+        metadata editor sends it: ItemUpdateController sets Name, Overview and Genres from
+        it (missing: cleared), and fails without Tags (400) or ProviderIds (500)."""
+        playlist = self._playlist(guid)
+        body = req.json()
+        if not isinstance(body.get("Tags"), list):
+            raise _HttpError(400)  # currentTags.Except(null): an ArgumentNullException
+        if not isinstance(body.get("ProviderIds"), dict):
+            raise _HttpError(500)  # request.ProviderIds.ToList(): a NullReferenceException
+        playlist.name = body.get("Name") or ""
+        playlist.overview = body.get("Overview") or ""
+        return None
+
     def _delete_item(self, req, guid):
         # Only playlists: deleting a track would delete its file on a real server.
         if self.playlists.pop(_guid(guid), None) is None:
@@ -337,7 +364,7 @@ class FakeJellyfinServer(FakeServer):
 
     def _post_playlist_items(self, req, guid):
         user = self._user(req, required=True)
-        self._playlist_add_fault()
+        self._playlist_fault("adds")
         playlist = self._playlist(guid)
         if playlist.owner_id != user.id:
             raise _HttpError(403)
@@ -348,8 +375,37 @@ class FakeJellyfinServer(FakeServer):
         if not self.api_key_removes_entries:
             raise _HttpError(400)
         playlist = self._playlist(guid)
+        self._playlist_fault("removes")
         gone = {_guid(e) for e in req.list("entryIds")}
         playlist.items = [i for i in playlist.items if i not in gone]
+        return None
+
+    def _post_playlist_item_move(self, req, guid, entry, index):
+        """Move an entry (its track's Id) to `index` as PlaylistManager.MoveItemAsync does:
+        among the entries whose tracks still exist, the entry lands at `index` (after the
+        entry now at index - 1); an index past the end appends, one past the entries
+        whose tracks exist fails (500, jellyfin#17066)."""
+        if not self.api_key_moves_entries:
+            raise _HttpError(400)
+        playlist = self._playlist(guid)
+        entry, index = _guid(entry), int(index)
+        self._playlist_fault("moves")
+        children = [i for i in playlist.items if self._track(i) is not None]
+        if (children.index(entry) if entry in children else -1) == index:
+            return None
+        if max(index - 1, 0) >= len(children):
+            raise _HttpError(500)
+        prior = children.index(children[max(index - 1, 0)])
+        adjusted = (prior - 1 if prior > 0 else 0) if index == 0 else prior + 1
+        if entry not in playlist.items:
+            return None  # Jellyfin logs a warning and answers 204
+        items = list(playlist.items)
+        items.remove(entry)
+        if index >= len(items):
+            items.append(entry)
+        else:
+            items.insert(adjusted, entry)
+        playlist.items = items
         return None
 
     # -- helpers -------------------------------------------------------------------------------
@@ -553,9 +609,11 @@ class FakeJellyfinServer(FakeServer):
             data["LastPlayedDate"] = _iso(self._last_played(t, user))
         return data | {"Key": item_id(t.rating_key), "ItemId": item_id(t.rating_key)}
 
-    def _playlist_dto(self, p):
+    def _playlist_dto(self, p, whole=False):
+        """A playlist as listings show it, or (`whole`) as GET /Items/{id} does, with the
+        fields a listing leaves to `Fields`. Nulls and an empty Overview are left out."""
         tracks = self._playlist_tracks(p)
-        return {
+        dto = {
             "Name": p.name,
             "ServerId": self.server_id,
             "Id": p.id,
@@ -569,6 +627,11 @@ class FakeJellyfinServer(FakeServer):
             "LocationType": "FileSystem",
             "MediaType": p.media_type,
         }
+        if p.overview:
+            dto["Overview"] = p.overview
+        if whole:
+            dto |= {"Genres": [], "Tags": [], "ProviderIds": {}, "People": [], "LockedFields": []}
+        return dto
 
 
 class _Request:
@@ -666,16 +729,24 @@ _ROUTES = {
     "/Users/Me": {"GET": "_get_me"},
     "/UserViews": {"GET": "_get_views"},
     "/Items": {"GET": "_get_items"},
-    "/Items/{id}": {"DELETE": "_delete_item"},
+    "/Items/{id}": {"GET": "_get_item", "POST": "_post_item", "DELETE": "_delete_item"},
     "/Playlists": {"POST": "_post_playlists"},
     "/Playlists/{id}/Items": {
         "GET": "_get_playlist_items",
         "POST": "_post_playlist_items",
         "DELETE": "_delete_playlist_items",
     },
+    "/Playlists/{id}/Items/{id}/Move/{index}": {"POST": "_post_playlist_item_move"},
 }
 _ROUTE_PATTERNS = [
-    (re.compile(re.escape(p).replace(r"\{id\}", r"([0-9a-fA-F-]{32,36})"), re.IGNORECASE), p) for p in _ROUTES
+    (
+        re.compile(
+            re.escape(p).replace(r"\{id\}", r"([0-9a-fA-F-]{32,36})").replace(r"\{index\}", r"(-?\d+)"),
+            re.IGNORECASE,
+        ),
+        p,
+    )
+    for p in _ROUTES
 ]
 
 

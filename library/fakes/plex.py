@@ -10,8 +10,10 @@ It also reproduces what real servers do that is inconvenient (see "Traps found b
 real captured responses" in shared/reference/media-servers.md): listings carry only the
 first two tags of a kind (read by key, items carry all), tracks may hold genres of their
 own, listings come in Plex's default order unless sorted, the server ships smart and
-read-only playlists that refuse writes, and two switches make it ignore filters
-(`ignore_filters`) or field-slimming hints (`ignore_field_hints`), as some servers do.
+read-only playlists that refuse writes, playlist entries are removed and moved by their
+playlistItemID (never the track's ratingKey; a move without `after` puts the entry
+first; adds only append), and two switches make it ignore filters (`ignore_filters`) or
+field-slimming hints (`ignore_field_hints`), as some servers do.
 
     with FakePlexServer(library=FakeLibrary(tracks=500)) as server:
         plex = plexapi.server.PlexServer(server.url, server.token)
@@ -397,7 +399,7 @@ class FakePlexServer(FakeServer):
 
     def _put_playlist_items(self, req, key):
         playlist = self._writable(key)
-        self._playlist_add_fault()
+        self._playlist_fault("adds")
         keys = self._uri_keys(req.query.get("uri", ""))
         self._append(playlist, keys)
         attrs = [("size", 1), ("leafCountAdded", len(keys)), ("leafCountRequested", len(keys))]
@@ -411,11 +413,25 @@ class FakePlexServer(FakeServer):
         return _el("MediaContainer", [("size", 1)], [self._playlist_el(playlist)])
 
     def _delete_playlist_item(self, req, key, item_id):
+        """Remove one entry, named by its playlistItemID (not the track's ratingKey)."""
         playlist = self._writable(key)
-        kept = [e for e in playlist.entries if e[0] != int(item_id)]
-        if len(kept) == len(playlist.entries):
-            raise _HttpError(404)
-        playlist.entries = kept
+        entry = self._entry(playlist, item_id)
+        self._playlist_fault("removes")
+        playlist.entries.remove(entry)
+        playlist.updated_at = int(time.time())
+        return _el("MediaContainer", [("size", 1)], [self._playlist_el(playlist)])
+
+    def _put_playlist_item_move(self, req, key, item_id):
+        """Move an entry right after the entry `after` names, or first without one, as
+        plexapi's Playlist.moveItem asks (both are playlistItemIDs)."""
+        playlist = self._writable(key)
+        entry = self._entry(playlist, item_id)
+        after = req.query.get("after")
+        anchor = self._entry(playlist, after) if after else None
+        self._playlist_fault("moves")
+        playlist.entries.remove(entry)
+        at = playlist.entries.index(anchor) + 1 if anchor is not None and anchor is not entry else 0
+        playlist.entries.insert(at, entry)
         playlist.updated_at = int(time.time())
         return _el("MediaContainer", [("size", 1)], [self._playlist_el(playlist)])
 
@@ -660,6 +676,15 @@ class FakePlexServer(FakeServer):
             ("librarySectionTitle", self.section_title),
         ]
 
+    @staticmethod
+    def _entry(playlist, item_id):
+        """The entry with this playlistItemID; a track's ratingKey is not one (404)."""
+        item_id = _int(item_id)
+        for entry in playlist.entries:
+            if entry[0] == item_id:
+                return entry
+        raise _HttpError(404)
+
     def _playlist(self, key):
         key = int(key)
         playlist = self.playlists.get(key) or self.builtin_playlists.get(key)
@@ -792,6 +817,7 @@ _ROUTES = {
         "DELETE": "_delete_playlist_items",
     },
     "/playlists/{id}/items/{id}": {"DELETE": "_delete_playlist_item"},
+    "/playlists/{id}/items/{id}/move": {"PUT": "_put_playlist_item_move"},
 }
 _ROUTE_PATTERNS = [
     (re.compile(re.escape(p).replace(r"\{id\}", r"(\d+)").replace(r"\{ids\}", r"([\d,]+)")), p)

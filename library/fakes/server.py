@@ -33,8 +33,11 @@ class Faults:
         self.drop_after_pages = None  # then close the connection without a response
         self.malformed_after_pages = None  # then 200 with truncated XML
         self.status = None  # answer every request but /identity with this status
-        # Then the next add to a playlist and its retry answer 500; later adds succeed.
+        # After that many adds to (removals from, moves in) playlists, the next one and its
+        # retry answer 500; later ones succeed.
         self.fail_playlist_adds_after = None
+        self.fail_playlist_removes_after = None
+        self.fail_playlist_moves_after = None
         # Wire faults, on every request:
         self.drip = None  # (n, seconds): send answers n bytes at a time, `seconds` apart
         self.oversize_mb = None  # answer 200 with a valid, empty listing padded to this many MB
@@ -123,13 +126,14 @@ class FakeServer:
             self.requests[(method, route)] += 1
             self.total_requests += 1
 
-    def _playlist_add_fault(self):
-        """Raise the 500 that faults.fail_playlist_adds_after asks for, when it is due."""
+    def _playlist_fault(self, change):
+        """Raise the 500 that faults.fail_playlist_{change}_after asks for, when it is due."""
+        name = f"fail_playlist_{change}_after"
         with self._count_lock:
-            left = self.faults.fail_playlist_adds_after
+            left = getattr(self.faults, name)
             if left is None:
                 return
-            self.faults.fail_playlist_adds_after = left - 1
+            setattr(self.faults, name, left - 1)
         if left in (0, -1):  # the add and its retry
             raise _HttpError(500)
 

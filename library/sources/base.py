@@ -180,49 +180,97 @@ class MediaSource(abc.ABC):
 
     def save_playlist(self, title, keys, mode="create", playlist_id=None):
         """Write `keys` to a playlist: a new one ("create"), an existing one whose
-        contents become `keys` ("replace", same playlist id, so clients that pinned it
-        keep it), or an existing one gaining the keys it lacks ("append"). On failure,
-        what this call changed is taken back. Returns a SavedPlaylist."""
+        contents become `keys` ("replace", in place: same playlist id, so clients that
+        pinned it keep it), or an existing one gaining the keys it lacks ("append").
+        On failure, what this call changed is taken back. Returns a SavedPlaylist."""
         if mode not in SAVE_MODES:
             raise ValueError(f"unknown playlist mode {mode!r}")
-        start = self.request_count
-        keys = list(dict.fromkeys(str(k) for k in keys))
-        removed = 0
         if mode == "create":
-            playlist_id = self._create(title, keys)
-        else:
-            old = self._entries(playlist_id)
-            if mode == "append":
-                present = {key for _, key in old}
-                keys = [k for k in keys if k not in present]
-                self._append(playlist_id, keys, old)
-            else:
-                self._replace(playlist_id, keys, old)
-                removed = len(old)
+            return self.create_playlist(title, keys)
+        if mode == "replace":
+            return self.update_playlist(playlist_id, keys, title=title)
+        start = self.request_count
+        entries = self.read_playlist(playlist_id)
+        present = [key for _, key in entries]
+        have = set(present)
+        missing = [key for key in _unique(keys) if key not in have]
+        # The playlist as it is (even a track it holds twice) with the missing keys after it.
+        return self._update(playlist_id, entries, present + missing, title, start)
+
+    def create_playlist(self, title, keys, summary="") -> SavedPlaylist:
+        """A new playlist of `keys` (in order, once each), with `summary` as its
+        description. Leaves nothing behind on failure."""
+        start = self.request_count
+        keys = _unique(keys)
+        playlist_id = self._create(title, keys, summary)
+        return self._saved(playlist_id, title, len(keys), 0, start)
+
+    def update_playlist(self, playlist_id, keys, *, title=None, entries=None) -> SavedPlaylist:
+        """Make a playlist's contents exactly `keys` (once each) in that order, in place
+        (same id): the tracks it should lose are removed, the ones it lacks added, and
+        only those out of place moved (on a server that lets apps move entries; else
+        removed and added again), so a small change costs a few requests. `entries`: what
+        read_playlist just answered, to spare reading it again. On failure the playlist
+        is put back as it was (the error says so if even that fails). `title` only
+        labels the result. `added` and `removed` count tracks, not moves."""
+        start = self.request_count
+        if entries is None:
+            entries = self.read_playlist(playlist_id)
+        return self._update(playlist_id, entries, _unique(keys), title, start)
+
+    def _update(self, playlist_id, entries, keys, title, start):
+        old = [key for _, key in entries]
+        if old == keys:
+            return self._saved(playlist_id, title, 0, 0, start)
+        try:
+            self._rewrite(playlist_id, entries, keys)
+        except SourceError as exc:
+            raise self._put_back(playlist_id, old, exc) from exc
+        wanted, had = set(keys), set(old)
+        added = sum(1 for key in keys if key not in had)
+        removed = sum(1 for key in old if key not in wanted)
+        return self._saved(playlist_id, title, added, removed, start)
+
+    def _put_back(self, playlist_id, old, exc):
+        """The error to raise for a failed rewrite, once the playlist holds `old` again
+        (or saying that it could not be put back)."""
+        try:
+            self._rewrite(playlist_id, self.read_playlist(playlist_id), old)
+        except Exception as undo:  # whatever broke, the first error is still the one to report
+            reason = undo.message if isinstance(undo, SourceError) else type(undo).__name__
+            undone = "Putting it back as it was failed too, so it may be half changed"
+            return SourceError(exc.kind, f"{exc.message} {undone}: {reason}")
+        return exc
+
+    def _saved(self, playlist_id, title, added, removed, start):
         return SavedPlaylist(
             id=str(playlist_id),
-            title=title,
+            title=title or "",
             url=self.playlist_url(playlist_id),
-            added=len(keys),
+            added=added,
             removed=removed,
             requests=self.request_count - start,
         )
 
     @abc.abstractmethod
-    def _create(self, title, keys):
-        """Make a playlist of `keys`; returns its id. Leaves nothing behind on failure."""
+    def read_playlist(self, playlist_id) -> list[tuple[str, str]]:
+        """[(entry id, track key)] of a playlist MediaSage may write to, in order. Raises
+        SourceError(NOT_FOUND) for no such playlist, READ_ONLY for one apps may not change."""
 
     @abc.abstractmethod
-    def _entries(self, playlist_id):
-        """[(entry id, track key)] of a playlist MediaSage may write to, in order."""
+    def set_playlist_summary(self, playlist_id, summary):
+        """Set the playlist's description (Plex's summary, Jellyfin's overview)."""
 
     @abc.abstractmethod
-    def _append(self, playlist_id, keys, old):
-        """Add `keys`; on failure take back what was added (`old`: the entries before)."""
+    def _create(self, title, keys, summary):
+        """Make a playlist of `keys` described by `summary`; returns its id. Leaves
+        nothing behind on failure."""
 
     @abc.abstractmethod
-    def _replace(self, playlist_id, keys, old):
-        """Make `keys` the contents; on failure put `old` back."""
+    def _rewrite(self, playlist_id, entries, keys):
+        """Turn a playlist holding `entries` into one holding `keys` in order (a key
+        given twice is held twice where the server allows it). May leave it half done
+        on failure: the caller puts it back."""
 
     def _chunks(self, keys):
         """Runs of keys whose comma-separated, URL-encoded list stays under max_url_chars."""
@@ -236,6 +284,11 @@ class MediaSource(abc.ABC):
             size += cost
         if chunk:
             yield chunk
+
+
+def _unique(keys):
+    """Keys as text, in order, each once."""
+    return list(dict.fromkeys(str(key) for key in keys))
 
 
 @contextlib.contextmanager

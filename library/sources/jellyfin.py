@@ -18,11 +18,9 @@ What it relies on (Jellyfin 10.9 and later, which moved user views to /UserViews
 - Pages are sorted by DateCreated, then SortName: a stable order in which tracks added
   during a sync land on the last page; stable_pages() re-reads a page that deletions
   shifted.
-- Jellyfin names a playlist entry by its track's Id and never holds a track twice, so
-  removing the old entries after adding the new list would also remove the tracks both
-  lists share. Replace therefore empties the playlist and then adds, as Jellyfin's own
-  playlist update does, and puts the old tracks back if adding fails. Where Jellyfin
-  refuses an API key that removal, replace fails before changing anything.
+- Playlists change in place (see _rewrite): entries are named by their track's Id
+  (PlaylistItemId), adding skips a track the playlist holds and appends, and an API key
+  may not move entries (Move reads the calling user, which an API key lacks: jellyfin#12999).
 """
 
 import uuid
@@ -223,7 +221,7 @@ class JellyfinSource(MediaSource):
 
     # -- playlists --------------------------------------------------------------
     # A new playlist takes all its tracks in one request (the ids travel in a JSON body).
-    # Adding to or emptying an existing one puts ids in the URL, about 170 a request.
+    # Adding to or removing from an existing one puts ids in the URL, about 170 a request.
 
     def list_playlists(self):
         """The user's audio playlists (all of them writable)."""
@@ -246,7 +244,7 @@ class JellyfinSource(MediaSource):
         """Jellyfin Web's page for the playlist, served by the server itself."""
         return f"{self.url}/web/#/details?id={playlist_id}"
 
-    def _create(self, title, keys):
+    def _create(self, title, keys, summary):
         body = {"Name": title, "Ids": keys, "UserId": self._user(), "MediaType": "Audio"}
         response = self._request("POST", "/Playlists", "the new playlist", json=body)
         try:
@@ -255,25 +253,53 @@ class JellyfinSource(MediaSource):
             playlist_id = None
         if not playlist_id:
             raise self._session.error(ErrorKind.BAD_RESPONSE, "did not return the new playlist.")
+        if summary:
+            path = f"/Items/{quote(str(playlist_id), safe='')}"
+            with undo_on_failure(lambda: self._request("DELETE", path, "the new playlist")):
+                self.set_playlist_summary(playlist_id, summary)
         return playlist_id
 
-    def _append(self, playlist_id, keys, old):
-        kept = {entry for entry, _ in old}
+    def set_playlist_summary(self, playlist_id, summary):
+        """The playlist's Overview. Neither POST /Playlists/{id} nor any playlist route
+        takes one; jellyfin-web's metadata editor posts the whole item to /Items/{id},
+        which sets every field from the body (one left out is cleared, or fails the
+        request), so the item is read first and sent back with the new Overview."""
+        path = f"/Items/{quote(str(playlist_id), safe='')}"
+        item = self._get(path, "the playlist", {"userId": self._user()})
+        self._request("POST", path, "the playlist's overview", json=item | {"Overview": summary})
 
-        def take_back():
-            self._remove(playlist_id, [entry for entry, _ in self._entries(playlist_id) if entry not in kept])
+    def read_playlist(self, playlist_id):
+        """[(entry id, track id)] of a playlist, in order. An entry's id is its track's."""
 
-        with undo_on_failure(take_back):
-            self._add(playlist_id, keys)
+        def fetch(start, size):
+            params = {
+                "userId": self._user(),  # needed with an API key, though Jellyfin documents it as optional
+                "StartIndex": start,
+                "Limit": size,
+                "EnableImages": "false",
+                "EnableUserData": "false",
+            }
+            data = self._get(_playlist_path(playlist_id), "the playlist", params)
+            items = self._items(data, "the playlist")
+            entries = [(i.get("PlaylistItemId") or i["Id"], i["Id"]) for i in items if i.get("Id")]
+            return entries, json_count(data.get("TotalRecordCount"))
 
-    def _replace(self, playlist_id, keys, old):
-        def put_back():
-            self._remove(playlist_id, [entry for entry, _ in self._entries(playlist_id)])
-            self._add(playlist_id, [track for _, track in old])
+        return read_all(fetch)
 
-        with undo_on_failure(put_back):
-            self._remove(playlist_id, [entry for entry, _ in old])
-            self._add(playlist_id, keys)
+    def _rewrite(self, playlist_id, entries, keys):
+        """Jellyfin only appends, skips a track the playlist holds already, removes every
+        copy of a track at once, and lets no API key move an entry. So the entries that
+        stay are those holding the longest start of `keys` the playlist has in order;
+        every other entry is removed and the rest of `keys` added after them: a removal
+        and an add per 170 tracks from the first change to the end, however many changed.
+
+        Removal comes first: a moved track must leave before it can come back, and a
+        server refusing an API key removal (Jellyfin 10.10, jellyfin#13476) then fails
+        before anything changed."""
+        start = _kept_start(entries, keys)
+        kept = set(keys[:start])
+        self._remove(playlist_id, list(dict.fromkeys(entry for entry, key in entries if key not in kept)))
+        self._add(playlist_id, keys[start:])
 
     def _add(self, playlist_id, keys):
         for chunk in self._chunks(keys):
@@ -292,23 +318,23 @@ class JellyfinSource(MediaSource):
                 refused=_ENTRY_REMOVAL_REFUSED,
             )
 
-    def _entries(self, playlist_id):
-        """[(entry id, track id)] of a playlist, in order."""
 
-        def fetch(start, size):
-            params = {
-                "userId": self._user(),  # needed with an API key, though Jellyfin documents it as optional
-                "StartIndex": start,
-                "Limit": size,
-                "EnableImages": "false",
-                "EnableUserData": "false",
-            }
-            data = self._get(_playlist_path(playlist_id), "the playlist", params)
-            items = self._items(data, "the playlist")
-            entries = [(i.get("PlaylistItemId") or i["Id"], i["Id"]) for i in items if i.get("Id")]
-            return entries, json_count(data.get("TotalRecordCount"))
-
-        return read_all(fetch)
+def _kept_start(entries, keys):
+    """How many of `keys`, from the first, the playlist's entries hold in that order once
+    the entries in between are removed. Removing an entry removes every copy of its track,
+    so the start ends before a track with a copy to remove."""
+    start = len(keys)
+    while True:
+        held, n = [], 0
+        for _, key in entries:
+            if n < start and key == keys[n]:
+                n += 1
+            else:
+                held.append(key)
+        removed = set(held)
+        start = next((i for i in range(n) if keys[i] in removed), n)
+        if start == n:
+            return n
 
 
 def _playlist_path(playlist_id):

@@ -17,7 +17,8 @@ Every listing is sorted by id (ratingKey, immutable) and paged by stable_pages()
 library edited during a sync is neither skipped nor doubled.
 """
 
-from collections import Counter
+import bisect
+from collections import Counter, defaultdict, deque
 from urllib.parse import quote, urlencode
 
 from plexapi.server import PlexServer
@@ -51,9 +52,6 @@ _KEYS_ONLY = (
     "grandparentThumb,art,grandparentArt,librarySectionID,librarySectionKey,librarySectionTitle,"
     "musicAnalysisVersion,ratingCount"
 )
-# Replacing a playlist longer than this clears it (one request) instead of removing
-# its items one request each.
-_REMOVE_ONE_BY_ONE = 50
 # Items read again by key, a request's worth at a time (keys of up to 8 digits stay
 # under MediaSource.max_url_chars).
 _KEYS_PER_REQUEST = 500
@@ -61,6 +59,14 @@ _KEYS_PER_REQUEST = 500
 # showing that many may have more. Subformat carries "Live".
 _LISTED_TAGS = 2
 _CUT_KINDS = ("Genre", "Subformat")
+# A rewrite that would cost this many requests more than clearing the playlist and adding
+# it all again clears and refills it instead: a reshuffle or a new selection, where nearly
+# every entry would be removed or moved one request each (a 5,000-track reshuffle: 5,000
+# requests, against 10). The playlist is then empty for the few requests the refill takes,
+# and put back as it was if one fails.
+_REFILL_SAVING = 50
+# An entry just added, whose playlistItemID Plex does not answer with.
+_NEW = object()
 _CHANGE_FILTERS = ("updatedAt", "lastRatedAt", "lastViewedAt", "album.updatedAt", "artist.updatedAt")
 
 
@@ -259,10 +265,11 @@ class PlexSource(MediaSource):
 
     # -- playlists --------------------------------------------------------------
     # Keys travel in the URL, chunked under the URL limit, so N tracks cost about N/600
-    # requests. Plex removes items one request each, or all at once: replacing a short
-    # playlist adds the new tracks, then removes the old ones (never less than the old
-    # playlist on the server at any moment); a longer one is cleared, then filled, and
-    # put back as it was if filling fails.
+    # requests. Plex removes and moves entries (playlistItemID, not the track's key) one
+    # request each, and adds only at the end: a rewrite adds what is missing first (never
+    # less than the old playlist on the server), removes what is unwanted, then moves the
+    # entries out of place after their new neighbour, unless that would cost far more
+    # than clearing and refilling it (_REFILL_SAVING).
 
     def list_playlists(self):
         """The audio playlists MediaSage may write to (not smart, read-only or special ones)."""
@@ -276,7 +283,7 @@ class PlexSource(MediaSource):
         key = quote(f"/playlists/{playlist_id}", safe="")
         return f"{self.url}/web/index.html#!/server/{self._server.machineIdentifier}/playlist?key={key}"
 
-    def _create(self, title, keys):
+    def _create(self, title, keys, summary):
         self._connect_server()
         chunks = list(self._chunks(keys)) or [[]]
         query = urlencode({"type": "audio", "title": title, "smart": 0, "uri": self._uri(chunks[0])})
@@ -291,61 +298,95 @@ class PlexSource(MediaSource):
         with undo_on_failure(lambda: self._server.query(path, method=self._session.delete)):
             for chunk in chunks[1:]:
                 self._put_items(playlist_id, chunk)
+            if summary:
+                self.set_playlist_summary(playlist_id, summary)
         return playlist_id
 
-    def _entries(self, playlist_id):
+    def set_playlist_summary(self, playlist_id, summary):
+        """Plex's summary field, locked as plexapi's editSummary leaves it (so a metadata
+        refresh does not replace it)."""
+        self._connect_server()
+        query = urlencode({"summary.value": _fitted(summary, self.max_url_chars), "summary.locked": 1})
+        self._call(
+            lambda: self._server.query(f"/playlists/{_id(playlist_id)}?{query}", method=self._session.put),
+            "the playlist's summary",
+        )
+
+    def read_playlist(self, playlist_id):
         """[(playlistItemID, ratingKey)] of a playlist Plex lets apps change, in order."""
         self._connect_server()
-        data = self._query(f"/playlists/{quote(str(playlist_id), safe='')}", f"playlist {playlist_id!r}")
+        data = self._query(f"/playlists/{_id(playlist_id)}", f"playlist {playlist_id!r}")
         el = next((el for el in data if el.tag == "Playlist"), None)
         if el is None:
             raise self._session.error(ErrorKind.NOT_FOUND, f"has no playlist {playlist_id!r}.")
         if why := _playlist_ref(el).unwritable:
             title = el.attrib.get("title", playlist_id)
             raise SourceError(ErrorKind.READ_ONLY, f"{title!r} is {why}: Plex does not let apps change it.")
+        return read_all(lambda start, size: self._items(playlist_id, start, size))
 
-        def fetch(start, size):
-            data = self._query(f"/playlists/{playlist_id}/items", "the playlist", start=start, size=size)
-            tracks = [el.attrib for el in data if el.tag == "Track"]
-            return [(a.get("playlistItemID"), a["ratingKey"]) for a in tracks], text_number(
-                data.attrib.get("totalSize")
-            )
+    def _items(self, playlist_id, start, size):
+        """([(playlistItemID, ratingKey)], total) of a page of a playlist's entries."""
+        data = self._query(f"/playlists/{_id(playlist_id)}/items", "the playlist", start=start, size=size)
+        tracks = [el.attrib for el in data if el.tag == "Track"]
+        entries = [(a.get("playlistItemID"), a["ratingKey"]) for a in tracks]
+        return entries, text_number(data.attrib.get("totalSize"))
 
-        return read_all(fetch)
-
-    def _append(self, playlist_id, keys, old):
-        kept = {item for item, _ in old}
-
-        def take_back():
-            for item, _ in self._entries(playlist_id):
-                if item not in kept:
-                    self._delete_item(playlist_id, item)
-
-        with undo_on_failure(take_back):
-            self._put_all(playlist_id, keys)
-
-    def _replace(self, playlist_id, keys, old):
-        if len(old) > _REMOVE_ONE_BY_ONE:
-            self._refill(playlist_id, keys, [key for _, key in old])
+    def _rewrite(self, playlist_id, entries, keys):
+        self._connect_server()  # `entries` may come from another adapter's read
+        # Each wanted key keeps the first entry holding it; every other entry goes.
+        holding = defaultdict(deque)
+        for entry, key in entries:
+            holding[key].append(entry)
+        slot = {}  # kept entry -> its index in `keys`
+        new = []
+        for i, key in enumerate(keys):
+            if holding[key]:
+                slot[holding[key].popleft()] = i
+            else:
+                new.append(i)
+        # Plex appends: the kept entries in their old order, then the new ones in order.
+        placed = [(entry, slot[entry]) for entry, _ in entries if entry in slot] + [(_NEW, i) for i in new]
+        moves = _moves(placed)
+        learn = any(_NEW in move for move in moves)  # a new entry moves or is moved after: learn its id
+        added = [keys[i] for i in new]
+        in_place = len(entries) - len(slot) + len(list(self._chunks(added))) + learn + len(moves)
+        if in_place > 1 + len(list(self._chunks(keys))) + _REFILL_SAVING:
+            self._refill(playlist_id, keys)
             return
-        self._append(playlist_id, keys, old)
-        for item, _ in old:
-            self._call(lambda item=item: self._delete_item(playlist_id, item), "the playlist")
+        self._put_all(playlist_id, added)
+        for entry, _ in entries:
+            if entry not in slot:
+                self._call(lambda entry=entry: self._delete_item(playlist_id, entry), "the playlist")
+        if learn:
+            placed = placed[: len(slot)] + self._named(playlist_id, keys, new, len(slot))
+            moves = _moves(placed)
+        for entry, after in moves:
+            self._move(playlist_id, entry, after)
 
-    def _refill(self, playlist_id, keys, old_keys):
-        """Clear the playlist and add `keys`; on failure, put `old_keys` back."""
+    def _refill(self, playlist_id, keys):
+        """Clear the playlist (one request), then add `keys`."""
+        self._call(
+            lambda: self._server.query(f"/playlists/{_id(playlist_id)}/items", method=self._session.delete),
+            "the playlist",
+        )
+        self._put_all(playlist_id, keys)
 
-        def clear():
-            self._server.query(f"/playlists/{playlist_id}/items", method=self._session.delete)
+    def _named(self, playlist_id, keys, new, kept):
+        """[(entry, index in `keys`)] of the entries just added for keys[i] for i in `new`:
+        the playlist's last ones, after the `kept` entries (Plex skips a key it no longer
+        has, so some may be missing)."""
+        waiting = defaultdict(deque)
+        for i in new:
+            waiting[keys[i]].append(i)
+        added, _ = self._items(playlist_id, kept, len(new))
+        return [(entry, waiting[key].popleft()) for entry, key in added if waiting[key]]
 
-        self._call(clear, "the playlist")
-
-        def put_back():
-            clear()
-            self._put_all(playlist_id, old_keys)
-
-        with undo_on_failure(put_back):
-            self._put_all(playlist_id, keys)
+    def _move(self, playlist_id, entry, after):
+        """Put an entry right after another one (`after`), or first (None)."""
+        path = f"/playlists/{_id(playlist_id)}/items/{entry}/move"
+        if after is not None:
+            path += f"?after={after}"
+        self._call(lambda: self._server.query(path, method=self._session.put), "the playlist's order")
 
     def _uri(self, keys):
         return f"server://{self._server.machineIdentifier}/com.plexapp.plugins.library/library/metadata/{','.join(keys)}"
@@ -456,6 +497,52 @@ def _playlist_ref(el):
     elif a.get("readOnly") == "1" or a.get("specialPlaylistType"):
         unwritable = "a read-only playlist"
     return PlaylistRef(a["ratingKey"], a.get("title", ""), text_number(a.get("leafCount")) or 0, unwritable)
+
+
+def _in_order(positions):
+    """Indexes of a longest increasing run (not necessarily contiguous) of `positions`:
+    the items that can stay where they are while the others move around them."""
+    tails, tail_at, before = [], [], [None] * len(positions)
+    for i, position in enumerate(positions):
+        n = bisect.bisect_left(tails, position)
+        before[i] = tail_at[n - 1] if n else None
+        if n == len(tails):
+            tails.append(position)
+            tail_at.append(i)
+        else:
+            tails[n], tail_at[n] = position, i
+    kept, i = set(), tail_at[-1] if tail_at else None
+    while i is not None:
+        kept.add(i)
+        i = before[i]
+    return kept
+
+
+def _moves(placed):
+    """The moves, as [(entry, entry to put it after, or None for first)], that put a
+    playlist's [(entry, wanted index)] in order, moving only entries out of place.
+    Done in wanted order, each entry lands right after its wanted predecessor, which is
+    in place by then."""
+    stay = _in_order([i for _, i in placed])
+    moves, previous = [], None
+    for j in sorted(range(len(placed)), key=lambda j: placed[j][1]):
+        if j not in stay:
+            moves.append((placed[j][0], previous))
+        previous = placed[j][0]
+    return moves
+
+
+def _fitted(text, limit):
+    """`text`, cut short (ending in "…") when it takes more than `limit` characters in a
+    URL, where Plex wants it: a long or non-Latin summary would otherwise get 414."""
+    if len(quote(text)) <= limit:
+        return text
+    fits = bisect.bisect_right(range(len(text)), limit, key=lambda n: len(quote(text[:n] + "…")))
+    return text[: fits - 1] + "…"
+
+
+def _id(playlist_id):
+    return quote(str(playlist_id), safe="")
 
 
 def _tags(el, tag):

@@ -90,6 +90,11 @@ class Server:
         items = self.fake.playlists[self._playlist_key(playlist_id)].items
         return [self.key(k) for k in items] if self.name == "plex" else list(items)
 
+    def summary(self, playlist_id):
+        """The playlist's description as the server keeps it (Plex summary, Jellyfin Overview)."""
+        playlist = self.fake.playlists[self._playlist_key(playlist_id)]
+        return playlist.summary if self.name == "plex" else playlist.overview
+
     def _playlist_key(self, playlist_id):
         return int(playlist_id) if self.name == "plex" else playlist_id
 

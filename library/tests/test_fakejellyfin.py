@@ -370,6 +370,49 @@ def test_playlists(server):
     }
 
 
+def _playlist(server, n):
+    keys = [item_id(k) for k in list(server.library.tracks)[:n]]
+    body = {"Name": "Mix", "Ids": keys, "UserId": server.users[0].id}
+    return _call(server, "POST", "/Playlists", json=body).json()["Id"], keys
+
+
+def test_an_api_key_may_not_move_playlist_entries(server):
+    playlist_id, keys = _playlist(server, 3)
+    moved = _call(server, "POST", f"/Playlists/{playlist_id}/Items/{keys[0]}/Move/2")
+    assert moved.status_code == 400  # "Guid can't be empty": Move acts for the calling user
+    assert server.playlists[playlist_id].items == keys
+
+
+def test_moving_an_entry_puts_it_at_that_index_as_jellyfin_does(server, monkeypatch):
+    monkeypatch.setattr(server, "api_key_moves_entries", True)  # as for a user's session
+    playlist_id, k = _playlist(server, 5)
+    stored = server.playlists[playlist_id]
+
+    def move(entry, index):
+        return _call(server, "POST", f"/Playlists/{playlist_id}/Items/{entry}/Move/{index}").status_code
+
+    assert (move(k[0], 2), stored.items) == (204, [k[1], k[2], k[0], k[3], k[4]])
+    assert (move(k[4], 0), stored.items) == (204, [k[4], k[1], k[2], k[0], k[3]])
+    assert (move(k[1], 5), stored.items) == (204, [k[4], k[2], k[0], k[3], k[1]])  # past the end: last
+    assert move(k[2], 7) == 500  # further still: Jellyfin indexes out of range (jellyfin#17066)
+    assert stored.items == [k[4], k[2], k[0], k[3], k[1]]
+
+
+def test_a_playlist_overview_is_set_by_posting_the_whole_item_back(server):
+    playlist_id, _ = _playlist(server, 2)
+    admin = server.users[0].id
+    item = _get(server, f"/Items/{playlist_id}", userId=admin).json()
+    assert "Overview" not in item  # none yet: Jellyfin leaves nulls out
+    assert (item["Tags"], item["ProviderIds"]) == ([], {})
+    # ItemUpdateController sets every field from the body: a partial one fails or clears.
+    assert _call(server, "POST", f"/Items/{playlist_id}", json={"Overview": "x"}).status_code == 400
+    posted = _call(server, "POST", f"/Items/{playlist_id}", json=item | {"Overview": "Rainy jazz."})
+    assert posted.status_code == 204
+    shown = _get(server, f"/Items/{playlist_id}", userId=admin).json()
+    assert (shown["Name"], shown["Overview"]) == ("Mix", "Rainy jazz.")
+    assert server.playlists[playlist_id].overview == "Rainy jazz."
+
+
 def test_over_long_request_lines_get_414(server):
     ids = ",".join(item_id(k) for k in server.library.tracks)  # 300 ids: over 8 KB
     assert _get(server, "/Items", ids=ids).status_code == 414

@@ -618,3 +618,50 @@ def test_fakeplex_command_serves_until_interrupted(tmp_path):
         assert proc.wait(10) == 0
     finally:
         proc.kill()
+
+
+def test_playlist_entries_move_as_plexapi_moves_them(server, plex):
+    keys = list(server.library.tracks)[:5]
+    tracks = plex.fetchItems(keys)
+    playlist = plex.createPlaylist("Reorder me", items=tracks)
+    stored = server.playlists[playlist.ratingKey]
+    items = playlist.items()
+    # An entry's playlistItemID is not its track's ratingKey: the two are easy to mix up.
+    assert not {i.playlistItemID for i in items} & set(keys)
+    playlist.moveItem(items[0], after=items[3])
+    assert stored.items == [keys[1], keys[2], keys[3], keys[0], keys[4]]
+    playlist.moveItem(items[4])  # no `after`: first
+    assert stored.items == [keys[4], keys[1], keys[2], keys[3], keys[0]]
+    path = f"/playlists/{playlist.ratingKey}/items"
+    with pytest.raises(NotFound):  # by the track's key, not the entry's id
+        plex.query(f"{path}/{keys[1]}/move?after={items[2].playlistItemID}", method=plex._session.put)
+    with pytest.raises(NotFound):
+        plex.query(f"{path}/{keys[1]}", method=plex._session.delete)
+    assert stored.items == [keys[4], keys[1], keys[2], keys[3], keys[0]]
+    playlist.delete()
+
+
+def test_playlist_summaries_are_kept_and_shown(server, plex):
+    playlist = plex.createPlaylist("Described", items=plex.fetchItems(list(server.library.tracks)[:2]))
+    playlist.editSummary("Rainy Sunday jazz. Nothing live.")
+    assert server.playlists[playlist.ratingKey].summary == "Rainy Sunday jazz. Nothing live."
+    assert plex.playlist("Described").summary == "Rainy Sunday jazz. Nothing live."
+    playlist.delete()
+
+
+def test_playlist_write_faults_fail_the_change_and_its_retry_then_clear(server, plex):
+    keys = list(server.library.tracks)[:4]
+    playlist = plex.createPlaylist("Faulty", items=plex.fetchItems(keys))
+    items = playlist.items()
+    server.faults.fail_playlist_removes_after = 1
+    server.faults.fail_playlist_moves_after = 0
+    playlist.removeItems([items[0]])
+    for _ in range(2):  # the removal and its retry
+        with pytest.raises(BadRequest):
+            playlist.removeItems([items[1]])
+        with pytest.raises(BadRequest):
+            playlist.moveItem(items[3])
+    playlist.removeItems([items[1]])
+    playlist.moveItem(items[3])
+    assert server.playlists[playlist.ratingKey].items == [keys[3], keys[2]]
+    playlist.delete()

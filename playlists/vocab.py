@@ -1,0 +1,29 @@
+"""The words of saved playlists, defined once: the models' choices, the command's
+output and the pages all use these values and labels."""
+
+from django.db import models
+
+
+class Recipe(models.TextChoices):
+    """Where a saved playlist's tracks come from; the recipe JSON's shape follows it:
+    smart {"filters": the builder's query string}, subscription {"source": a spec
+    for playlists.outside.read_source}, mirror {"server": "plex", "title": the playlist's
+    title there}."""
+
+    SMART = "smart", "Smart playlist"
+    SUBSCRIPTION = "subscription", "Subscription"
+    MIRROR = "mirror", "Mirror"
+
+
+class WriteMode(models.TextChoices):
+    REPLACE = "replace", "Replace: the playlist becomes the result"
+    APPEND = "append", "Append: only ever add"
+    MERGE = "merge", "Merge: replace, but keep tracks added by hand"
+
+
+class Outcome(models.TextChoices):
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    # The recipe gave no tracks and the saved playlist does not allow emptying its targets.
+    EMPTY = "empty", "Nothing found: playlist left as it was"
+    FAILED = "failed", "Failed"
