@@ -266,7 +266,7 @@ def test_albums_count_their_tracks_as_plex_does():
     with FakePlexServer(library=FakeLibrary(tracks=80, seed=2), token="t") as server:
         lib = server.library
         plex = PlexServer(server.url, server.token, timeout=5)
-        albums = plex.library.section("Music").albums()
+        albums = plex.library.section("Music").searchAlbums()
         assert albums and all(a.leafCount == len(lib.album_tracks(int(a.ratingKey))) for a in albums)
         album = next(a for a in albums if a.leafCount > 1)
         lib.remove_tracks([lib.album_tracks(int(album.ratingKey))[0].rating_key])
