@@ -21,13 +21,13 @@ Standard library only; no Django.
 """
 
 import itertools
-from collections import Counter
 import json
 import random
 import re
 import time
 import traceback
 import uuid
+from collections import Counter
 from urllib.parse import parse_qsl, urlsplit
 
 from .plexdata import EPOCH, FakeLibrary

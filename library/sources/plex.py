@@ -17,6 +17,7 @@ Every listing is sorted by id (ratingKey, immutable) and paged by stable_pages()
 library edited during a sync is neither skipped nor doubled.
 """
 
+import logging
 from collections import Counter
 from urllib.parse import quote, urlencode
 
@@ -37,6 +38,8 @@ from library.sources.base import (
 )
 from library.sources.http import ServerSession
 from library.vocab import ErrorKind
+
+log = logging.getLogger(__name__)
 
 # Plex type numbers for /library/sections/{id}/all?type=N
 _ARTIST, _ALBUM, _TRACK = 8, 9, 10
@@ -61,12 +64,16 @@ _KEYS_PER_REQUEST = 500
 _LISTED_TAGS = 2
 _CUT_KINDS = ("Genre", "Subformat")
 _CHANGE_FILTERS = ("updatedAt", "lastRatedAt", "lastViewedAt", "album.updatedAt", "artist.updatedAt")
+_LEVELS = {"track": _TRACK, "album": _ALBUM, "artist": _ARTIST}
+# Albums slimmed to their key and track count (a server may ignore the hints).
+_COUNTS_ONLY = "&excludeElements=Genre,Subformat,Mood,Style&includeFields=ratingKey,leafCount"
 
 
 class PlexSource(MediaSource):
     name = "plex"
     label = "Plex"
     counts_added = True
+    counts_albums = True
     setting_names = {
         "url": "PLEX_URL",
         "token": "PLEX_TOKEN",
@@ -166,12 +173,13 @@ class PlexSource(MediaSource):
         self._add_artists(self._metadata(artists, "artists"))
         self._add_albums(albums)
 
-    def _metadata(self, keys, what):
-        """Items by key, in full (every tag), a few hundred to a request."""
+    def _metadata(self, keys, what, hints=""):
+        """Items by key, in full (every tag) unless `hints` slim them, a few hundred to a request."""
         found = []
+        query = f"?{hints[1:]}" if hints else ""
         for chunk in self._chunks(sorted(k for k in keys if k)):
             try:
-                data = self._query(f"/library/metadata/{','.join(chunk)}", what)
+                data = self._query(f"/library/metadata/{','.join(chunk)}{query}", what)
             except SourceError as exc:
                 if exc.kind != ErrorKind.NOT_FOUND:  # all gone since: nothing to add
                     raise
@@ -215,39 +223,113 @@ class PlexSource(MediaSource):
     def added_track_keys(self, start, end, page_size):
         return self.track_keys(page_size, _added(start, end))
 
+    def album_track_counts(self, page_size):
+        for page in self._pages(_ALBUM, "Directory", page_size, "album track counts", _COUNTS_ONLY):
+            yield [(el.attrib.get("ratingKey", ""), text_number(el.attrib.get("leafCount"))) for el in page]
+
+    def present_track_keys(self, keys):
+        return {el.attrib.get("ratingKey") for el in self._metadata(keys, "tracks", _KEYS_ONLY)}
+
     def changed_track_pages(self, since, page_size):
         """Yield lists of track dicts for tracks that may have changed after
         `since` (epoch seconds, by the server's clock): edited or added tracks,
         new ratings and plays (which need not move updatedAt), and tracks whose
         album or artist changed (their genres and year live there). A track may
-        come more than once."""
+        come more than once. Each listing is filtered and sorted newest first: a
+        server that ignores the filter is read down to the first older item."""
+        self.ignored_filters = []
         # Pages of the five listings are pooled up to page_size, so their albums
         # are looked up together.
         pending = []
-        for field in _CHANGE_FILTERS:
-            name = field if "." in field else f"track.{field}"
-            extra = f"&{quote(name + '>>', safe='.')}={since}"
-            check = self._filter_applied(name)
-            for page in self._pages(_TRACK, "Track", page_size, "changed tracks", extra, check):
-                pending += page
-                if len(pending) >= page_size:
-                    yield self._tracks_with_albums(pending)
-                    pending = []
+        for elements in self._changed(since, page_size):
+            pending += elements
+            if len(pending) >= page_size:
+                yield self._tracks_with_albums(pending)
+                pending = []
         if pending:
             yield self._tracks_with_albums(pending)
 
-    def _filter_applied(self, name):
-        """A check of a change listing's total: a server that ignores the filter answers
-        the whole library, and paging through it would cost more than a full sync."""
+    def _changed(self, since, page_size):
+        """Pages of track elements that may have changed after `since`, listing by listing."""
+        for field in _CHANGE_FILTERS:
+            level, _, attr = field.rpartition(".")
+            if not level:
+                yield from self._newer(_TRACK, f"track.{attr}", since, page_size)
+            # A server that ignored one filter likely ignores this one too: ask no
+            # listing of the whole library to find out.
+            elif self.ignored_filters or not (yield from self._newer(_TRACK, field, since, page_size)):
+                yield from self._children_of_newer(_LEVELS[level], f"{level}.{attr}", since, page_size)
 
-        def check(total):
-            if total and self._track_total and total >= self._track_total:
+    def _newer(self, plex_type, name, since, page_size):
+        """Pages of items whose `name` is after `since`. True when done; False when the
+        server ignored the filter on a date the items do not carry (their album's), which
+        no sort of them can stand in for. A server ignoring the filter on the items' own
+        date is read newest first down to the first older item (the filter goes into
+        `ignored_filters`); one ignoring the sort too raises FILTER_IGNORED."""
+        level, _, attr = name.rpartition(".")
+        tag = "Track" if plex_type == _TRACK else "Directory"
+        extra = f"&{quote(name + '>>', safe='.')}={since}"
+        if _LEVELS[level] != plex_type:
+            try:
+                for page in self._pages(plex_type, tag, page_size, "changed tracks", extra, self._whole):
+                    yield page
+            except _Ignored:
+                self._ignored(name)
+                return False
+            return True
+        for page in self._pages(
+            plex_type, tag, page_size, f"changed {level}s", extra, sort=f"{attr}:desc,id"
+        ):
+            dates = [text_number(el.attrib.get(attr)) or 0 for el in page]
+            if all(date > since for date in dates):
+                yield page
+                continue
+            if any(a < b for a, b in zip(dates, dates[1:], strict=False)):
                 raise self._session.error(
                     ErrorKind.FILTER_IGNORED,
-                    f"listed all {total} tracks as changed ({name}): it ignores that filter.",
+                    f"listed every {level} as changed ({name}), unsorted: it ignores the filter and sort.",
                 )
+            self._ignored(name)
+            yield [el for el, date in zip(page, dates, strict=True) if date > since]
+            return True
+        return True
 
-        return check
+    def _children_of_newer(self, plex_type, name, since, page_size):
+        """Pages of the tracks of the albums (or artists) changed after `since`, for a
+        server ignoring the filter that would list those tracks: the albums by sort,
+        then each one's tracks."""
+        parents = [
+            el.attrib.get("ratingKey")
+            for page in self._newer(plex_type, name, since, page_size)
+            for el in page
+        ]
+        if plex_type == _ARTIST:
+            parents = [
+                el.attrib.get("ratingKey") for key in parents for el in self._children(key, "Directory")
+            ]
+        for key in parents:
+            if tracks := self._children(key, "Track"):
+                yield tracks
+
+    def _children(self, key, tag):
+        try:
+            data = self._query(f"/library/metadata/{key}/children", "an album's tracks")
+        except SourceError as exc:
+            if exc.kind != ErrorKind.NOT_FOUND:  # gone since: nothing to read
+                raise
+            return []
+        return [el for el in data if el.tag == tag]
+
+    def _whole(self, total):
+        """Raises _Ignored for a change listing as long as the library: a server that
+        ignores the filter answers the whole library, and paging through it would cost
+        more than a full sync."""
+        if total and self._track_total and total >= self._track_total:
+            raise _Ignored
+
+    def _ignored(self, name):
+        log.warning("Plex ignores the %s filter: listing by date instead", name)
+        self.ignored_filters.append(name)
 
     def _tracks_with_albums(self, elements):
         elements = self._complete(elements)
@@ -363,12 +445,12 @@ class PlexSource(MediaSource):
 
     # -- helpers ----------------------------------------------------------------
 
-    def _listing(self, plex_type, extra=""):
-        return f"/library/sections/{self._section_key}/all?type={plex_type}&includeGuids=0&sort=id{extra}"
+    def _listing(self, plex_type, extra="", sort="id"):
+        return f"/library/sections/{self._section_key}/all?type={plex_type}&includeGuids=0&sort={sort}{extra}"
 
-    def _pages(self, plex_type, tag, page_size, what, extra="", check_total=None):
+    def _pages(self, plex_type, tag, page_size, what, extra="", check_total=None, sort="id"):
         def fetch(start, size):
-            data = self._query(self._listing(plex_type, extra), what, start=start, size=size)
+            data = self._query(self._listing(plex_type, extra, sort), what, start=start, size=size)
             total = text_number(data.attrib.get("totalSize"))
             if check_total:
                 check_total(total)
@@ -402,6 +484,10 @@ class PlexSource(MediaSource):
             "server_updated_at": from_epoch(text_number(a.get("updatedAt"))),
             "server_says_live": album_live,
         }
+
+
+class _Ignored(Exception):
+    """A change listing answered the whole library: the server ignored its filter."""
 
 
 def _added(start, end):
