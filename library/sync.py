@@ -15,6 +15,8 @@ knows no server: adapters (library.sources.base.MediaSource) hand it pages of Tr
 import bisect
 import logging
 import math
+import queue
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -210,7 +212,7 @@ class _Run:
         self._progress(phase=Phase.ALBUMS)
         self.adapter.prepare(settings.SYNC_PAGE_SIZE)
         self._progress(phase=Phase.TRACKS, current=0)
-        for page in self.adapter.track_pages(settings.SYNC_PAGE_SIZE):
+        for page in _read_ahead(self.adapter.track_pages(settings.SYNC_PAGE_SIZE)):
             self._stage(page)
             self._progress(current=self.staged, total=max(total, self.staged))
         return None, self.staged
@@ -416,6 +418,43 @@ class _Narrowing:
     def _settle(self, tracks):
         self.settled += tracks
         self.progress(current=min(self.settled, self.total))
+
+
+def _read_ahead(pages):
+    """Yield the pages of an iterator that a thread reads one page ahead: the next page
+    is on the wire (and the server busy making it) while the caller stages the last.
+    The reader stops when the caller does, and its failure is raised to the caller."""
+    ahead, stop, end = queue.Queue(maxsize=1), threading.Event(), object()
+
+    def hand_over(item):
+        while not stop.is_set():
+            try:
+                return ahead.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+
+    def read():
+        try:
+            for page in pages:
+                if stop.is_set():
+                    break
+                hand_over(page)
+            hand_over(end)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, who raises it
+            hand_over(exc)
+        finally:
+            pages.close()
+
+    reader = threading.Thread(target=read, name="sync-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while (item := ahead.get()) is not end:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
 
 
 def _unexplained(source, count):
