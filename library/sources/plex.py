@@ -277,21 +277,27 @@ class PlexSource(MediaSource):
                 self._ignored(name)
                 return False
             return True
-        for page in self._pages(
-            plex_type, tag, page_size, f"changed {level}s", extra, sort=f"{attr}:desc,id"
-        ):
-            dates = [text_number(el.attrib.get(attr)) or 0 for el in page]
-            if all(date > since for date in dates):
+        totals, what, newest_first = [], f"changed {level}s", f"{attr}:desc,id"
+        for page in self._pages(plex_type, tag, page_size, what, extra, totals.append, newest_first):
+            # Albums and artists are listed so only once a filter was ignored.
+            if plex_type == _TRACK and not _is_whole(totals[-1], self._track_total):
                 yield page
                 continue
-            if any(a < b for a, b in zip(dates, dates[1:], strict=False)):
+            if not self.ignored_filters or self.ignored_filters[-1] != name:
+                self._ignored(name)
+            # Items without the date (a rating taken back) count as changed.
+            dates = [text_number(el.attrib.get(attr)) for el in page]
+            dated = [date for date in dates if date]
+            if any(a < b for a, b in zip(dated, dated[1:], strict=False)):
                 raise self._session.error(
                     ErrorKind.FILTER_IGNORED,
                     f"listed every {level} as changed ({name}), unsorted: it ignores the filter and sort.",
                 )
-            self._ignored(name)
-            yield [el for el, date in zip(page, dates, strict=True) if date > since]
-            return True
+            older = next((i for i, date in enumerate(dates) if date and date <= since), None)
+            if older is not None:
+                yield page[:older]
+                return True
+            yield page
         return True
 
     def _children_of_newer(self, plex_type, name, since, page_size):
@@ -321,10 +327,9 @@ class PlexSource(MediaSource):
         return [el for el in data if el.tag == tag]
 
     def _whole(self, total):
-        """Raises _Ignored for a change listing as long as the library: a server that
-        ignores the filter answers the whole library, and paging through it would cost
-        more than a full sync."""
-        if total and self._track_total and total >= self._track_total:
+        """Raises _Ignored for a change listing of items that cannot be sorted by the
+        filtered date: paging through the whole library would cost more than a full sync."""
+        if _is_whole(total, self._track_total):
             raise _Ignored
 
     def _ignored(self, name):
@@ -484,6 +489,11 @@ class PlexSource(MediaSource):
             "server_updated_at": from_epoch(text_number(a.get("updatedAt"))),
             "server_says_live": album_live,
         }
+
+
+def _is_whole(total, library_total):
+    """Whether a change listing holds the whole library: the server ignored its filter."""
+    return bool(total and library_total and total >= library_total)
 
 
 class _Ignored(Exception):

@@ -65,6 +65,19 @@ def test_a_rating_that_did_not_move_updated_at_is_still_caught(library):
     assert _rows() == _full_sync_rows()
 
 
+@pytest.mark.parametrize("filters_ignored", [False, True])
+def test_a_rating_taken_back_is_caught_incrementally(library, fake_plex, filters_ignored):
+    fake_plex.ignore_filters = filters_ignored
+    # Plex lists no lastRatedAt on a track whose rating was taken back.
+    track = next(t for t in library.tracks.values() if t.user_rating is not None)
+    track.user_rating, track.last_rated_at = None, int(library.clock())
+    why = Why.FILTER_IGNORED if filters_ignored else Why.CHANGES
+    result = _sync()
+    assert (result.mode, result.why) == ("incremental", why)
+    assert Track.objects.get(rating_key=str(track.rating_key)).user_rating is None
+    assert _rows() == _full_sync_rows()
+
+
 def test_album_changes_reach_their_tracks(library):
     album = next(a for a in library.albums.values() if a.genres)
     album.genres = ["Freshly Tagged"]
