@@ -282,9 +282,11 @@ class _Run:
         key. None when the server does not count albums' tracks."""
         if not self.adapter.counts_albums:
             return None
-        cached = defaultdict(list)
-        for key, _, album in expected:
+        cached, listed = defaultdict(list), set()
+        for key, _, album, staged in expected:
             cached[album].append(key)
+            if staged:
+                listed.add(key)
         short, counted = [], 0
         for page in self.adapter.album_track_counts(settings.SYNC_PAGE_SIZE):
             for album, count in page:
@@ -301,7 +303,10 @@ class _Run:
             log.info("%s: albums hold %s tracks of %s: listing every key", self.source, counted, total)
             return None
         short += [key for keys in cached.values() for key in keys]  # albums gone whole
-        gone = set(short) - self.adapter.present_track_keys(short)
+        # Tracks this sync just listed as changed are there (an album losing a track moves
+        # its updatedAt, so its other tracks often are); the rest are looked up.
+        unsure = set(short) - listed
+        gone = unsure - self.adapter.present_track_keys(unsure)
         log.info("%s: %s deletions found by counting albums' tracks", self.source, len(gone))
         return gone
 
@@ -312,7 +317,7 @@ class _Run:
         for keys in self.adapter.track_keys(settings.SYNC_KEY_PAGE_SIZE):
             present.update(keys)
             self._progress(current=len(present))
-        expected_keys = {key for key, _, _ in expected}
+        expected_keys = {key for key, *_ in expected}
         if unexplained := len(present - expected_keys):
             _unexplained(self.source, unexplained)
         return expected_keys - present
@@ -352,7 +357,7 @@ class _Narrowing:
         self.source = adapter.name
         self.progress = progress
         self.total = total
-        self.dated = sorted((added, key) for key, added, _ in expected if added is not None)
+        self.dated = sorted((added, key) for key, added, *_ in expected if added is not None)
         self.times = [added for added, _ in self.dated]
         self.undated = len(expected) - len(self.dated)
         key_pages = -(-len(expected) // settings.SYNC_KEY_PAGE_SIZE)
