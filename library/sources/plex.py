@@ -13,8 +13,11 @@ to a request. A track's genres are its own when it has any (newer servers hold t
 they describe that recording, e.g. a metal song on a pop compilation), else its
 album's, else its album artist's.
 
-Every listing is sorted by id (ratingKey, immutable) and paged by stable_pages(), so a
-library edited during a sync is neither skipped nor doubled.
+Every listing is paged by stable_pages(), so a library edited during a sync is neither
+skipped nor doubled; all but the change listings are sorted by id (ratingKey, immutable).
+Change listings are filtered by date and sorted newest first, so a server that ignores the
+filter is read only down to the last sync's mark. Deletions are found by counting: tracks
+added in ranges of dates, or each album's tracks (its leafCount).
 """
 
 import logging
@@ -283,7 +286,7 @@ class PlexSource(MediaSource):
             if plex_type == _TRACK and not _is_whole(totals[-1], self._track_total):
                 yield page
                 continue
-            if not self.ignored_filters or self.ignored_filters[-1] != name:
+            if name not in self.ignored_filters:
                 self._ignored(name)
             # Items without the date (a rating taken back) count as changed.
             dates = [text_number(el.attrib.get(attr)) for el in page]
@@ -310,16 +313,15 @@ class PlexSource(MediaSource):
             for el in page
         ]
         if plex_type == _ARTIST:
-            parents = [
-                el.attrib.get("ratingKey") for key in parents for el in self._children(key, "Directory")
-            ]
+            albums = (self._children(key, "Directory", "an artist's albums") for key in parents)
+            parents = [el.attrib.get("ratingKey") for page in albums for el in page]
         for key in parents:
-            if tracks := self._children(key, "Track"):
+            if tracks := self._children(key, "Track", "an album's tracks"):
                 yield tracks
 
-    def _children(self, key, tag):
+    def _children(self, key, tag, what):
         try:
-            data = self._query(f"/library/metadata/{key}/children", "an album's tracks")
+            data = self._query(f"/library/metadata/{key}/children", what)
         except SourceError as exc:
             if exc.kind != ErrorKind.NOT_FOUND:  # gone since: nothing to read
                 raise
