@@ -297,7 +297,8 @@ class PlexSource(MediaSource):
                     f"listed every {level} as changed ({name}), unsorted: it ignores the filter and sort.",
                 )
             older = next((i for i, date in enumerate(dates) if date and date <= since), None)
-            if older is not None:
+            # A page without any date is the undated tail (tracks never rated or played).
+            if older is not None or not dated:
                 yield page[:older]
                 return True
             yield page

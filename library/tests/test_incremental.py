@@ -125,6 +125,16 @@ def test_a_server_ignoring_filters_is_read_newest_first_down_to_the_last_sync(li
     assert _rows() == _full_sync_rows()
 
 
+def test_a_library_nobody_rated_is_not_read_whole_where_filters_are_ignored(library, fake_plex):
+    for track in library.tracks.values():
+        track.user_rating = track.last_rated_at = None
+    fake_plex.ignore_filters = True
+    result = _sync()
+    assert (result.mode, result.why) == ("incremental", Why.FILTER_IGNORED)
+    # the lastRatedAt listing stops at its first page without a date
+    assert fake_plex.track_pages <= 5
+
+
 def test_a_server_ignoring_filters_and_sorts_gets_a_full_sync_at_once(library, fake_plex, caplog):
     fake_plex.ignore_filters = fake_plex.ignore_sort = True
     library.change_tracks(5)
