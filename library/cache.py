@@ -51,16 +51,17 @@ def stage(rows):
 
 
 def expected_tracks(source):
-    """[(key, added at in epoch seconds or None)] of the tracks the server should hold
-    after an incremental sync's changes: the cache's, as the staged tracks change them.
-    Computed in SQL: a Python datetime for each of 100k rows costs a tenth of a second."""
+    """[(key, added at in epoch seconds or None, album key, staged)] of the tracks the server
+    should hold after an incremental sync's changes: the cache's, as the staged tracks (read
+    by this sync: staged is 1) change them. Computed in SQL: a Python datetime for each of
+    100k rows costs a tenth of a second."""
     track, staged = Track._meta.db_table, StagedTrack._meta.db_table
-    epoch = "CAST(strftime('%%s', added_at) AS INTEGER)"
+    columns = "rating_key, CAST(strftime('%%s', added_at) AS INTEGER), album_key"
     with connection.cursor() as cur:
         cur.execute(
-            f"SELECT rating_key, {epoch} FROM {track} t WHERE source = %s AND NOT EXISTS "
+            f"SELECT {columns}, 0 FROM {track} t WHERE source = %s AND NOT EXISTS "
             f"(SELECT 1 FROM {staged} s WHERE s.source = t.source AND s.rating_key = t.rating_key) "
-            f"UNION ALL SELECT rating_key, {epoch} FROM {staged} WHERE source = %s",
+            f"UNION ALL SELECT {columns}, 1 FROM {staged} WHERE source = %s",
             [source, source],
         )
         return cur.fetchall()

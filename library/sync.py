@@ -15,7 +15,10 @@ knows no server: adapters (library.sources.base.MediaSource) hand it pages of Tr
 import bisect
 import logging
 import math
+import queue
+import threading
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -209,7 +212,7 @@ class _Run:
         self._progress(phase=Phase.ALBUMS)
         self.adapter.prepare(settings.SYNC_PAGE_SIZE)
         self._progress(phase=Phase.TRACKS, current=0)
-        for page in self.adapter.track_pages(settings.SYNC_PAGE_SIZE):
+        for page in _read_ahead(self.adapter.track_pages(settings.SYNC_PAGE_SIZE)):
             self._stage(page)
             self._progress(current=self.staged, total=max(total, self.staged))
         return None, self.staged
@@ -226,6 +229,8 @@ class _Run:
             for page in self.adapter.changed_track_pages(since, settings.SYNC_PAGE_SIZE):
                 self._stage(page)
                 self._progress()
+            if self.adapter.ignored_filters:  # read newest first instead, down to the mark
+                self.why = Why.FILTER_IGNORED
         except SourceError as exc:
             # A server that refuses a change filter (an older version, say) still answers
             # plain listings; one that ignores it answers the whole library, which the
@@ -239,30 +244,71 @@ class _Run:
 
     def _find_deletions(self, total):
         """Which tracks of the cache the server no longer has, by counting where it
-        can: a server holding as many tracks as the cache with these changes lost none,
-        and a few deletions are located by counting ranges of added dates (a listing of
-        size 0 costs the server little whatever it leaves out of its answers). Many
-        deletions, or a server that cannot count by date, take a listing of every key.
-        Returns (keys gone, tracks on the server as this sync sees them)."""
+        can: a server holding as many tracks as the cache with these changes lost none;
+        a few deletions are located by counting ranges of added dates, more by comparing
+        each album's track count with the cache's (listings of size 0, or of albums, cost
+        the server little whatever it leaves out of its answers). A server that can do
+        neither gets every key listed. Returns (keys gone, tracks on the server as this
+        sync sees them)."""
         self._progress(phase=Phase.DELETIONS, current=0, total=total)
         expected = cache.expected_tracks(self.source)
         if total > len(expected):
             _unexplained(self.source, total - len(expected))
         gone = set()
         if total < len(expected):
-            try:
-                gone = _Narrowing(self.adapter, expected, total, self._progress).run()
-            except SourceError as exc:
-                if exc.kind != ErrorKind.BAD_RESPONSE:
-                    raise
-                # A server that refuses the date filter still lists every key.
-                log.warning("%s: counting by added date failed (%s)", self.source, exc.message)
-                gone = None
+            gone = self._counted(_Narrowing(self.adapter, expected, total, self._progress).run)
+            if gone is None:
+                gone = self._counted(lambda: self._album_deletions(expected, total))
             if gone is None:
                 self.why = Why.KEYS_LISTED
                 gone = self._listed_deletions(expected)
         self._progress(current=total)
         return gone, len(expected) - len(gone)
+
+    def _counted(self, count):
+        """count()'s deletions, or None when it cannot find them, the server refusing
+        or ignoring the filters it counts with."""
+        try:
+            return count()
+        except SourceError as exc:
+            if exc.kind not in _FILTER_FAILURES:
+                raise
+            log.warning("%s: counting deletions failed (%s)", self.source, exc.message)
+            return None
+
+    def _album_deletions(self, expected, total):
+        """Deletions found by comparing each album's track count on the server with the
+        cache's: only the cached tracks of albums whose counts differ are looked up, by
+        key. None when the server does not count albums' tracks."""
+        if not self.adapter.counts_albums:
+            return None
+        cached, listed = defaultdict(list), set()
+        for key, _, album, staged in expected:
+            cached[album].append(key)
+            if staged:
+                listed.add(key)
+        short, counted = [], 0
+        for page in self.adapter.album_track_counts(settings.SYNC_PAGE_SIZE):
+            for album, count in page:
+                if count is None:
+                    return None
+                keys = cached.pop(album, [])
+                if count > len(keys):
+                    _unexplained(self.source, count - len(keys))
+                if count < len(keys):
+                    short += keys
+                counted += count
+            self._progress(current=min(counted, total))
+        if counted != total:  # tracks outside any album, or the library changed meanwhile
+            log.info("%s: albums hold %s tracks of %s: listing every key", self.source, counted, total)
+            return None
+        short += [key for keys in cached.values() for key in keys]  # albums gone whole
+        # Tracks this sync just listed as changed are there (an album losing a track moves
+        # its updatedAt, so its other tracks often are); the rest are looked up.
+        unsure = set(short) - listed
+        gone = unsure - self.adapter.present_track_keys(unsure)
+        log.info("%s: %s deletions found by counting albums' tracks", self.source, len(gone))
+        return gone
 
     def _listed_deletions(self, expected):
         """Deletions found by listing every key (the fallback: it costs a full listing on
@@ -271,7 +317,7 @@ class _Run:
         for keys in self.adapter.track_keys(settings.SYNC_KEY_PAGE_SIZE):
             present.update(keys)
             self._progress(current=len(present))
-        expected_keys = {key for key, _ in expected}
+        expected_keys = {key for key, *_ in expected}
         if unexplained := len(present - expected_keys):
             _unexplained(self.source, unexplained)
         return expected_keys - present
@@ -303,14 +349,15 @@ class _Narrowing:
     """Locates the few tracks gone from a library that holds fewer tracks than
     expected, by halving ranges of added dates: a range whose server count equals the
     cache's is settled by that one request; a small one is listed by key. Gives up
-    (run() returns None) past a budget of requests, when listing every key costs less."""
+    (run() returns None) past a budget of requests, when counting albums' tracks or
+    listing every key costs less."""
 
     def __init__(self, adapter, expected, total, progress):
         self.adapter = adapter
         self.source = adapter.name
         self.progress = progress
         self.total = total
-        self.dated = sorted((added, key) for key, added in expected if added is not None)
+        self.dated = sorted((added, key) for key, added, *_ in expected if added is not None)
         self.times = [added for added, _ in self.dated]
         self.undated = len(expected) - len(self.dated)
         key_pages = -(-len(expected) // settings.SYNC_KEY_PAGE_SIZE)
@@ -326,10 +373,10 @@ class _Narrowing:
         gone, stack = set(), [(0, len(self.dated), None, None, self.total)]
         while stack:
             # Each range still off costs a count per halving and a listing: when that
-            # would pass the budget (deletions scattered all over), list every key.
+            # would pass the budget (deletions scattered all over), count another way.
             ahead = sum(self._cost(i, j) for i, j, _, _, count in stack if count != j - i)
             if self.adapter.request_count - start_requests + ahead > self.budget:
-                log.info("%s: deletions too scattered to count: listing every key", self.source)
+                log.info("%s: deletions too scattered to locate by date", self.source)
                 return None
             i, j, start, end, count = stack.pop()
             if count > j - i:
@@ -361,8 +408,7 @@ class _Narrowing:
     def _count(self, start, end):
         count = self.adapter.count_added(start, end)
         if count >= self.total > 0:  # a part counted as the whole: the date filter is ignored
-            log.warning("%s: %s: full sync", self.source, Why.FILTER_IGNORED.label)
-            raise _FullSyncNeeded(Why.FILTER_IGNORED)
+            raise SourceError(ErrorKind.FILTER_IGNORED, f"counted {count} tracks in a range of added dates")
         return count
 
     def _listed(self, i, j, start, end):
@@ -377,6 +423,43 @@ class _Narrowing:
     def _settle(self, tracks):
         self.settled += tracks
         self.progress(current=min(self.settled, self.total))
+
+
+def _read_ahead(pages):
+    """Yield the pages of an iterator that a thread reads one page ahead: the next page
+    is on the wire (and the server busy making it) while the caller stages the last.
+    The reader stops when the caller does, and its failure is raised to the caller."""
+    ahead, stop, end = queue.Queue(maxsize=1), threading.Event(), object()
+
+    def hand_over(item):
+        while not stop.is_set():
+            try:
+                return ahead.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+
+    def read():
+        try:
+            for page in pages:
+                if stop.is_set():
+                    break
+                hand_over(page)
+            hand_over(end)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, who raises it
+            hand_over(exc)
+        finally:
+            pages.close()
+
+    reader = threading.Thread(target=read, name="sync-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while (item := ahead.get()) is not end:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
 
 
 def _unexplained(source, count):

@@ -46,7 +46,12 @@ class Mode(models.TextChoices):
 
 
 class Why(models.TextChoices):
-    """Why a sync ran in its mode (read after "full sync:" or "incremental sync:")."""
+    """Why a sync ran in its mode (read after "full sync:" or "incremental sync:").
+
+    With the mode, it names the path taken: incremental "changes" found any deletions by
+    counting (ranges of added dates, or albums' tracks), "keys_listed" by listing every
+    key; incremental "filter_ignored" read the changes newest first (sorted, unfiltered)
+    down to the last sync, full "filter_ignored" met a server ignoring the sort too."""
 
     CHANGES = "changes", "only what changed"
     KEYS_LISTED = "keys_listed", "only what changed, deletions by listing every key"

@@ -12,8 +12,9 @@ first two tags of a kind (read by key, items carry all), tracks may hold genres 
 own, listings come in Plex's default order unless sorted, the server ships smart and
 read-only playlists that refuse writes, playlist entries are removed and moved by their
 playlistItemID (never the track's ratingKey; a move without `after` puts the entry
-first; adds only append), and two switches make it ignore filters (`ignore_filters`) or
-field-slimming hints (`ignore_field_hints`), as some servers do.
+first; adds only append), and switches make it ignore filters (`ignore_filters`), sorts
+(`ignore_sort`) or field-slimming hints (`ignore_field_hints`), as some servers do.
+Albums carry `leafCount` (their tracks), as Plex's do.
 
     with FakePlexServer(library=FakeLibrary(tracks=500)) as server:
         plex = plexapi.server.PlexServer(server.url, server.token)
@@ -28,6 +29,7 @@ import re
 import time
 import traceback
 import uuid
+from collections import Counter
 from urllib.parse import parse_qsl, urlsplit
 
 from .plexdata import EPOCH, UNTAGGED_EVERY, FakeLibrary, recording_mbid
@@ -130,6 +132,7 @@ class FakePlexServer(FakeServer):
     `refused_filters`: names of filters answered 400, as a server version that does not
     know them ("lastRatedAt" at every level, "track.lastRatedAt" that one only).
     `ignore_field_hints`: True ignores excludeFields and includeFields.
+    `ignore_sort`: True answers listings in the default order whatever `sort` asks.
     """
 
     thread_name = "fakeplex"
@@ -151,6 +154,7 @@ class FakePlexServer(FakeServer):
         self.ignore_filters = False
         self.refused_filters = set()
         self.ignore_field_hints = False
+        self.ignore_sort = False
         self.playlists: dict[int, FakePlaylist] = {}
         self._next_item_id = 1001
         self.builtin_playlists = {p.key: p for p in self._builtins()}
@@ -299,7 +303,7 @@ class FakePlexServer(FakeServer):
         objects = list(self._objects(libtype)) if section_id == MUSIC_SECTION else []
         objects = self._filtered(objects, libtype, req.query)
         if req.paging()[1] != 0:  # a count needs no order
-            objects = self._sorted(objects, libtype, req.query.get("sort"))
+            objects = self._sorted(objects, libtype, None if self.ignore_sort else req.query.get("sort"))
         if "limit" in req.query:
             objects = objects[: _int(req.query["limit"])]
         items, attrs = self._page(req, objects)
@@ -641,6 +645,7 @@ class FakePlexServer(FakeServer):
         if a.year is not None:
             attrs += [("year", a.year), ("originallyAvailableAt", f"{a.year}-01-01")]
         attrs += [
+            ("leafCount", req.leaf_count(self.library, a.key)),
             ("thumb", f"/library/metadata/{a.key}/thumb/{a.updated_at}"),
             ("parentThumb", f"/library/metadata/{artist.key}/thumb/{artist.updated_at}"),
             ("addedAt", a.added_at),
@@ -779,6 +784,13 @@ class _Request:
         hints = query if field_hints else {}
         self._excluded_fields = set(hints.get("excludeFields", "").split(",")) - {""}
         self._included_fields = set(hints.get("includeFields", "").split(",")) - {""}
+        self._leaf_counts = None
+
+    def leaf_count(self, library, album_key):
+        """How many tracks the album holds, counted once a request (the caller holds the library's lock)."""
+        if self._leaf_counts is None:
+            self._leaf_counts = Counter(t.album_key for t in library.tracks.values())
+        return self._leaf_counts[album_key]
 
     def header_or_param(self, name):
         return self.query.get(name) or self.headers.get(name)

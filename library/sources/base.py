@@ -112,6 +112,12 @@ class MediaSource(abc.ABC):
     # Whether count_added and added_track_keys answer: the sync then finds a few
     # deletions by counting instead of listing every key.
     counts_added = False
+    # Whether album_track_counts and present_track_keys answer: the sync then finds
+    # deletions by comparing each album's track count with the cache's.
+    counts_albums = False
+    # Change filters the server ignored in the last changed_track_pages, whose listings
+    # were read newest first instead.
+    ignored_filters = ()
     # Ids to add or remove travel in the URL; Plex and Kestrel answer 414 past 8 KB.
     max_url_chars = 6000
 
@@ -162,11 +168,21 @@ class MediaSource(abc.ABC):
         bounds them. Only called when `counts_added`."""
         raise NotImplementedError
 
+    def album_track_counts(self, page_size) -> Iterator[list[tuple[str, int | None]]]:
+        """Every album's key and how many tracks it holds (None: not said), a page at a
+        time. Only called when `counts_albums`."""
+        raise NotImplementedError
+
+    def present_track_keys(self, keys) -> set[str]:
+        """Which of these track keys the server still has. Only called when `counts_albums`."""
+        raise NotImplementedError
+
     @abc.abstractmethod
     def changed_track_pages(self, since, page_size) -> Iterator[list[TrackRow]]:
         """Tracks that may have changed after `since` (epoch seconds, by the server's
         clock); a track may come more than once. Raises SourceError(FILTER_IGNORED) for a
-        server that ignores a change filter, or BAD_RESPONSE for one that refuses it."""
+        server that ignores a change filter (and cannot stand in for it), or BAD_RESPONSE
+        for one that refuses it; names in `ignored_filters` those it stood in for."""
 
     # -- playlists --------------------------------------------------------------------
 

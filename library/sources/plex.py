@@ -13,11 +13,15 @@ to a request. A track's genres are its own when it has any (newer servers hold t
 they describe that recording, e.g. a metal song on a pop compilation), else its
 album's, else its album artist's.
 
-Every listing is sorted by id (ratingKey, immutable) and paged by stable_pages(), so a
-library edited during a sync is neither skipped nor doubled.
+Every listing is paged by stable_pages(), so a library edited during a sync is neither
+skipped nor doubled; all but the change listings are sorted by id (ratingKey, immutable).
+Change listings are filtered by date and sorted newest first, so a server that ignores the
+filter is read only down to the last sync's mark. Deletions are found by counting: tracks
+added in ranges of dates, or each album's tracks (its leafCount).
 """
 
 import bisect
+import logging
 from collections import Counter, defaultdict, deque
 from urllib.parse import quote, urlencode
 
@@ -39,6 +43,8 @@ from library.sources.base import (
 )
 from library.sources.http import ServerSession
 from library.vocab import ErrorKind
+
+log = logging.getLogger(__name__)
 
 # Plex type numbers for /library/sections/{id}/all?type=N
 _ARTIST, _ALBUM, _TRACK = 8, 9, 10
@@ -68,12 +74,18 @@ _REFILL_SAVING = 50
 # An entry just added, whose playlistItemID Plex does not answer with.
 _NEW = object()
 _CHANGE_FILTERS = ("updatedAt", "lastRatedAt", "lastViewedAt", "album.updatedAt", "artist.updatedAt")
+_LEVELS = {"track": _TRACK, "album": _ALBUM, "artist": _ARTIST}
+# Albums slimmed to their key and track count (a server may ignore the hints).
+# Tracks by key with their external ids (Guid tags: the MusicBrainz recording id).
+_WITH_GUIDS = "&includeGuids=1"
+_COUNTS_ONLY = "&excludeElements=Genre,Subformat,Mood,Style&includeFields=ratingKey,leafCount"
 
 
 class PlexSource(MediaSource):
     name = "plex"
     label = "Plex"
     counts_added = True
+    counts_albums = True
     setting_names = {
         "url": "PLEX_URL",
         "token": "PLEX_TOKEN",
@@ -173,11 +185,11 @@ class PlexSource(MediaSource):
         self._add_artists(self._metadata(artists, "artists"))
         self._add_albums(albums)
 
-    def _metadata(self, keys, what, guids=False):
-        """Items by key, in full (every tag), a few hundred to a request; with their
-        external ids (Guid tags) when `guids`."""
+    def _metadata(self, keys, what, hints=""):
+        """Items by key, in full (every tag) unless `hints` slim them, a few hundred to a
+        request (tracks with `&includeGuids=1`, for their MusicBrainz recording id)."""
         found = []
-        query = "?includeGuids=1" if guids else ""
+        query = f"?{hints[1:]}" if hints else ""
         for chunk in self._chunks(sorted(k for k in keys if k)):
             try:
                 data = self._query(f"/library/metadata/{','.join(chunk)}{query}", what)
@@ -193,7 +205,7 @@ class PlexSource(MediaSource):
         them short, read again by key (one that has gone since is dropped)."""
         complete, cut = _split_cut(tracks)
         keys = [el.attrib.get("ratingKey") for el in cut]
-        return complete + self._metadata(keys, "tracks", guids=True) if keys else complete
+        return complete + self._metadata(keys, "tracks", _WITH_GUIDS) if keys else complete
 
     def track_pages(self, page_size):
         """Yield lists of track dicts. Tracks whose genres may be cut short wait until a
@@ -224,39 +236,125 @@ class PlexSource(MediaSource):
     def added_track_keys(self, start, end, page_size):
         return self.track_keys(page_size, _added(start, end))
 
+    def album_track_counts(self, page_size):
+        for page in self._pages(_ALBUM, "Directory", page_size, "album track counts", _COUNTS_ONLY):
+            yield [(el.attrib.get("ratingKey", ""), text_number(el.attrib.get("leafCount"))) for el in page]
+
+    def present_track_keys(self, keys):
+        return {el.attrib.get("ratingKey") for el in self._metadata(keys, "tracks", _KEYS_ONLY)}
+
     def changed_track_pages(self, since, page_size):
         """Yield lists of track dicts for tracks that may have changed after
         `since` (epoch seconds, by the server's clock): edited or added tracks,
         new ratings and plays (which need not move updatedAt), and tracks whose
         album or artist changed (their genres and year live there). A track may
-        come more than once."""
+        come more than once. Each listing is filtered and sorted newest first: a
+        server that ignores the filter is read down to the first older item."""
+        self.ignored_filters = []
         # Pages of the five listings are pooled up to page_size, so their albums
         # are looked up together.
         pending = []
-        for field in _CHANGE_FILTERS:
-            name = field if "." in field else f"track.{field}"
-            extra = f"&{quote(name + '>>', safe='.')}={since}"
-            check = self._filter_applied(name)
-            for page in self._pages(_TRACK, "Track", page_size, "changed tracks", extra, check, guids=True):
-                pending += page
-                if len(pending) >= page_size:
-                    yield self._tracks_with_albums(pending)
-                    pending = []
+        for elements in self._changed(since, page_size):
+            pending += elements
+            if len(pending) >= page_size:
+                yield self._tracks_with_albums(pending)
+                pending = []
         if pending:
             yield self._tracks_with_albums(pending)
 
-    def _filter_applied(self, name):
-        """A check of a change listing's total: a server that ignores the filter answers
-        the whole library, and paging through it would cost more than a full sync."""
+    def _changed(self, since, page_size):
+        """Pages of track elements that may have changed after `since`, listing by listing."""
+        for field in _CHANGE_FILTERS:
+            level, _, attr = field.rpartition(".")
+            if not level:
+                yield from self._newer(_TRACK, f"track.{attr}", since, page_size)
+            # A server that ignored one filter likely ignores this one too: ask no
+            # listing of the whole library to find out.
+            elif self.ignored_filters or not (yield from self._newer(_TRACK, field, since, page_size)):
+                yield from self._children_of_newer(_LEVELS[level], f"{level}.{attr}", since, page_size)
 
-        def check(total):
-            if total and self._track_total and total >= self._track_total:
+    def _newer(self, plex_type, name, since, page_size):
+        """Pages of items whose `name` is after `since`. True when done; False when the
+        server ignored the filter on a date the items do not carry (their album's), which
+        no sort of them can stand in for. A server ignoring the filter on the items' own
+        date is read newest first down to the first older item (the filter goes into
+        `ignored_filters`); one ignoring the sort too raises FILTER_IGNORED."""
+        level, _, attr = name.rpartition(".")
+        tag = "Track" if plex_type == _TRACK else "Directory"
+        extra = f"&{quote(name + '>>', safe='.')}={since}"
+        if _LEVELS[level] != plex_type:
+            try:
+                changed = self._pages(
+                    plex_type, tag, page_size, "changed tracks", extra, self._whole, guids=plex_type == _TRACK
+                )
+                for page in changed:
+                    yield page
+            except _Ignored:
+                self._ignored(name)
+                return False
+            return True
+        totals, what, newest_first = [], f"changed {level}s", f"{attr}:desc,id"
+        pages = self._pages(
+            plex_type, tag, page_size, what, extra, totals.append, newest_first, guids=plex_type == _TRACK
+        )
+        for page in pages:
+            # Albums and artists are listed so only once a filter was ignored.
+            if plex_type == _TRACK and not _is_whole(totals[-1], self._track_total):
+                yield page
+                continue
+            if name not in self.ignored_filters:
+                self._ignored(name)
+            # Items without the date (a rating taken back) count as changed.
+            dates = [text_number(el.attrib.get(attr)) for el in page]
+            dated = [date for date in dates if date]
+            if any(a < b for a, b in zip(dated, dated[1:], strict=False)):
                 raise self._session.error(
                     ErrorKind.FILTER_IGNORED,
-                    f"listed all {total} tracks as changed ({name}): it ignores that filter.",
+                    f"listed every {level} as changed ({name}), unsorted: it ignores the filter and sort.",
                 )
+            older = next((i for i, date in enumerate(dates) if date and date <= since), None)
+            # A page without any date is the undated tail (tracks never rated or played).
+            if older is not None or not dated:
+                yield page[:older]
+                return True
+            yield page
+        return True
 
-        return check
+    def _children_of_newer(self, plex_type, name, since, page_size):
+        """Pages of the tracks of the albums (or artists) changed after `since`, for a
+        server ignoring the filter that would list those tracks: the albums by sort,
+        then each one's tracks."""
+        parents = [
+            el.attrib.get("ratingKey")
+            for page in self._newer(plex_type, name, since, page_size)
+            for el in page
+        ]
+        if plex_type == _ARTIST:
+            albums = (self._children(key, "Directory", "an artist's albums") for key in parents)
+            parents = [el.attrib.get("ratingKey") for page in albums for el in page]
+        for key in parents:
+            if tracks := self._children(key, "Track", "an album's tracks"):
+                yield tracks
+
+    def _children(self, key, tag, what):
+        try:
+            hints = _WITH_GUIDS.replace("&", "?") if tag == "Track" else ""
+            data = self._query(f"/library/metadata/{key}/children{hints}", what)
+        except SourceError as exc:
+            if exc.kind != ErrorKind.NOT_FOUND:  # gone since: nothing to read
+                raise
+            return []
+        return [el for el in data if el.tag == tag]
+
+    def _whole(self, total):
+        """Raises _Ignored for a change listing of items that cannot be sorted by the
+        filtered date: paging through the whole library would cost more than a full sync."""
+        if _is_whole(total, self._track_total):
+            raise _Ignored
+
+    def _ignored(self, name):
+        log.warning("Plex ignores the %s filter: listing by date instead", name)
+        self.ignored_filters.append(name)
 
     def _tracks_with_albums(self, elements):
         elements = self._complete(elements)
@@ -407,17 +505,17 @@ class PlexSource(MediaSource):
 
     # -- helpers ----------------------------------------------------------------
 
-    def _listing(self, plex_type, extra="", guids=False):
+    def _listing(self, plex_type, extra="", sort="id", guids=False):
         """A section listing's path; `guids` asks for each item's external ids (Guid tags),
         where a track's MusicBrainz recording id is."""
         return (
             f"/library/sections/{self._section_key}/all?type={plex_type}"
-            f"&includeGuids={int(guids)}&sort=id{extra}"
+            f"&includeGuids={int(guids)}&sort={sort}{extra}"
         )
 
-    def _pages(self, plex_type, tag, page_size, what, extra="", check_total=None, guids=False):
+    def _pages(self, plex_type, tag, page_size, what, extra="", check_total=None, sort="id", guids=False):
         def fetch(start, size):
-            data = self._query(self._listing(plex_type, extra, guids), what, start=start, size=size)
+            data = self._query(self._listing(plex_type, extra, sort, guids), what, start=start, size=size)
             total = text_number(data.attrib.get("totalSize"))
             if check_total:
                 check_total(total)
@@ -452,6 +550,15 @@ class PlexSource(MediaSource):
             "recording_mbid": _recording_mbid(el),
             "server_says_live": album_live,
         }
+
+
+def _is_whole(total, library_total):
+    """Whether a change listing holds the whole library: the server ignored its filter."""
+    return bool(total and library_total and total >= library_total)
+
+
+class _Ignored(Exception):
+    """A change listing answered the whole library: the server ignored its filter."""
 
 
 def _added(start, end):

@@ -275,6 +275,28 @@ def test_a_server_ignoring_filters_answers_as_if_unfiltered(server, plex):
     assert _page(plex, size=0, query=f"&track.updatedAt%3E%3E={EPOCH}").attrib["totalSize"] == "0"
 
 
+def test_albums_count_their_tracks_as_plex_does():
+    # Plex's album elements carry leafCount, which plexapi's Album reads (audio.py).
+    with FakePlexServer(library=FakeLibrary(tracks=80, seed=2), token="t") as server:
+        lib = server.library
+        plex = PlexServer(server.url, server.token, timeout=5)
+        albums = plex.library.section("Music").searchAlbums()
+        assert albums and all(a.leafCount == len(lib.album_tracks(int(a.ratingKey))) for a in albums)
+        album = next(a for a in albums if a.leafCount > 1)
+        lib.remove_tracks([lib.album_tracks(int(album.ratingKey))[0].rating_key])
+        assert plex.fetchItem(int(album.ratingKey)).leafCount == album.leafCount - 1
+
+
+def test_a_server_ignoring_sorts_answers_in_its_default_order(server, plex):
+    by_date = _keys(_page(plex, size=600, query="&sort=updatedAt:desc,id"))
+    try:
+        server.ignore_sort = True
+        default = _keys(_page(plex, size=600, query="&sort=updatedAt:desc,id"))
+    finally:
+        server.ignore_sort = False
+    assert default == _keys(_page(plex, size=600)) != by_date
+
+
 def test_a_server_ignoring_field_hints_sends_every_field(server, plex):
     hints = "&excludeFields=title,summary&includeFields=ratingKey,title,summary"
     slim = _page(plex, query=hints)

@@ -65,6 +65,19 @@ def test_a_rating_that_did_not_move_updated_at_is_still_caught(library):
     assert _rows() == _full_sync_rows()
 
 
+@pytest.mark.parametrize("filters_ignored", [False, True])
+def test_a_rating_taken_back_is_caught_incrementally(library, fake_plex, filters_ignored):
+    fake_plex.ignore_filters = filters_ignored
+    # Plex lists no lastRatedAt on a track whose rating was taken back.
+    track = next(t for t in library.tracks.values() if t.user_rating is not None)
+    track.user_rating, track.last_rated_at = None, int(library.clock())
+    why = Why.FILTER_IGNORED if filters_ignored else Why.CHANGES
+    result = _sync()
+    assert (result.mode, result.why) == ("incremental", why)
+    assert Track.objects.get(rating_key=str(track.rating_key)).user_rating is None
+    assert _rows() == _full_sync_rows()
+
+
 def test_album_changes_reach_their_tracks(library):
     album = next(a for a in library.albums.values() if a.genres)
     album.genres = ["Freshly Tagged"]
@@ -99,20 +112,42 @@ def test_a_server_refusing_a_change_filter_gets_a_full_sync(library, fake_plex):
     assert _rows() == _full_sync_rows()
 
 
-@pytest.mark.parametrize("ignored", [True, {"track.lastRatedAt"}])
-def test_incremental_sync_on_a_server_ignoring_filters_goes_full_at_once(library, fake_plex, caplog, ignored):
+@pytest.mark.parametrize("ignored", [True, {"track.lastRatedAt"}, {"album.updatedAt"}])
+def test_a_server_ignoring_filters_is_read_newest_first_down_to_the_last_sync(library, fake_plex, ignored):
     fake_plex.ignore_filters = ignored
     library.change_tracks(5)
+    album = next(a for a in library.albums.values() if a.genres)
+    album.genres, album.updated_at = ["Freshly Tagged"], int(library.clock())
     result = _sync()
-    assert result.mode == "full"
-    assert "ignores that filter" in caplog.text
+    assert (result.mode, result.why) == ("incremental", Why.FILTER_IGNORED)
+    # The first page of each listing, sorted by date, shows where the changes end.
+    assert fake_plex.track_pages <= 5
+    assert _rows() == _full_sync_rows()
+
+
+def test_a_library_nobody_rated_is_not_read_whole_where_filters_are_ignored(library, fake_plex):
+    for track in library.tracks.values():
+        track.user_rating = track.last_rated_at = None
+    fake_plex.ignore_filters = True
+    result = _sync()
+    assert (result.mode, result.why) == ("incremental", Why.FILTER_IGNORED)
+    # the lastRatedAt listing stops at its first page without a date
+    assert fake_plex.track_pages <= 5
+
+
+def test_a_server_ignoring_filters_and_sorts_gets_a_full_sync_at_once(library, fake_plex, caplog):
+    fake_plex.ignore_filters = fake_plex.ignore_sort = True
+    library.change_tracks(5)
+    result = _sync()
+    assert (result.mode, result.why) == ("full", Why.FILTER_IGNORED)
+    assert "ignores the filter and sort" in caplog.text
     # One page of the ignored listing, not the whole library twice over.
     full_sync_pages = -(-len(library.tracks) // 40)
     assert fake_plex.track_pages <= full_sync_pages + 2
     assert _rows() == _full_sync_rows()
 
 
-def test_a_server_ignoring_field_hints_still_lists_every_key(library, fake_plex):
+def test_a_server_ignoring_field_hints_finds_deletions_all_the_same(library, fake_plex):
     fake_plex.ignore_field_hints = True
     added = library.add_tracks(3)
     removed = library.remove_tracks(4)
@@ -134,12 +169,18 @@ def _track_listings(fake_plex):
     return fake_plex.requests[("GET", "/library/sections/{id}/all")]
 
 
-@pytest.mark.parametrize("hints_ignored", [False, True])
-def test_an_unchanged_library_is_confirmed_by_counting_not_listing(library, fake_plex, hints_ignored):
-    fake_plex.ignore_field_hints = hints_ignored
+@pytest.mark.parametrize("switch", ["", "ignore_field_hints", "ignore_filters"])
+def test_an_unchanged_library_is_confirmed_by_counting_not_listing(library, fake_plex, switch):
+    if switch:
+        setattr(fake_plex, switch, True)
     result = _sync()
-    assert (result.mode, result.why) == ("incremental", Why.CHANGES)
-    # two counts and the five change listings: no listing of every key, whatever the hints
+    assert (result.mode, result.why) == (
+        "incremental",
+        Why.FILTER_IGNORED if switch == "ignore_filters" else Why.CHANGES,
+    )
+    # two counts and the five change listings (where filters are ignored: the first
+    # page of three sorted track listings, one of albums and one of artists): no
+    # listing of every key, whatever the server ignores
     assert _track_listings(fake_plex) == 7, fake_plex.requests
     assert result.requests <= 10
 
@@ -159,31 +200,26 @@ def test_a_deleted_album_and_a_stray_track_are_found_by_counting(library, fake_p
     assert _rows() == _full_sync_rows()
 
 
-def test_many_deletions_are_found_by_listing_every_key(library, fake_plex):
-    library.remove_tracks(20)
+@pytest.mark.parametrize("hints_ignored", [False, True])
+def test_scattered_deletions_are_found_by_counting_albums_tracks(library, fake_plex, hints_ignored):
+    fake_plex.ignore_field_hints = hints_ignored
+    removed = library.remove_tracks(20)
     result = _sync()
-    assert (result.mode, result.why) == ("incremental", Why.KEYS_LISTED)
-    assert result.removed == 20
+    # the albums' counts, then the cached tracks of the albums that lost some, by key
+    # (a listing of every key would say KEYS_LISTED)
+    assert (result.mode, result.why, result.removed) == ("incremental", Why.CHANGES, 20)
+    assert not Track.objects.filter(rating_key__in=[str(k) for k in removed]).exists()
     assert _rows() == _full_sync_rows()
 
 
-def test_a_server_ignoring_the_added_date_filter_gets_a_full_sync(library, fake_plex, caplog):
-    fake_plex.ignore_filters = {"addedAt"}
+@pytest.mark.parametrize("switch", ["ignore_filters", "refused_filters"])
+def test_a_server_without_the_added_date_filter_has_deletions_found_by_counting_albums(
+    library, fake_plex, switch
+):
+    setattr(fake_plex, switch, {"addedAt"})
     library.remove_tracks(2)
     result = _sync()
-    assert (result.mode, result.why) == ("full", Why.FILTER_IGNORED)
-    assert result.removed == 2
-    # the (short) change listings and one count before it noticed, then a full sync's pages
-    full_sync_pages = -(-len(library.tracks) // 40)
-    assert fake_plex.track_pages <= full_sync_pages + 5
-    assert _rows() == _full_sync_rows()
-
-
-def test_a_server_refusing_the_added_date_filter_gets_every_key_listed(library, fake_plex):
-    fake_plex.refused_filters = {"addedAt"}
-    library.remove_tracks(2)
-    result = _sync()
-    assert (result.mode, result.why, result.removed) == ("incremental", Why.KEYS_LISTED, 2)
+    assert (result.mode, result.why, result.removed) == ("incremental", Why.CHANGES, 2)
     assert _rows() == _full_sync_rows()
 
 

@@ -2,6 +2,7 @@
 albums, listings that cut tags short), the claim, and failures of the engine itself.
 What every server does is in test_sync_contract.py."""
 
+import threading
 from datetime import timedelta
 from xml.etree import ElementTree
 
@@ -159,6 +160,23 @@ def test_database_write_failure_keeps_previous_tracks(fake_plex, monkeypatch):
     assert exc.value.kind == ErrorKind.DATABASE
     assert _snapshot() == before
     assert "Could not write to the cache database" in SyncState.objects.get(source="plex").error
+    assert not _readers_left()
+
+
+def test_a_page_failing_while_read_ahead_fails_the_sync_and_keeps_the_cache(fake_plex):
+    _sync()
+    before = _snapshot()
+    fake_plex.faults.fail_after_pages = fake_plex.track_pages + 2
+    with pytest.raises(SyncFailed) as exc:
+        _sync(full=True)
+    assert exc.value.kind == ErrorKind.BAD_RESPONSE
+    assert _snapshot() == before
+    assert not _readers_left()
+
+
+def _readers_left():
+    """The threads reading pages ahead of the staging that are still running."""
+    return [t for t in threading.enumerate() if t.name == "sync-read-ahead"]
 
 
 def test_only_one_sync_runs_at_a_time(fake_plex):
