@@ -145,13 +145,14 @@ def _reachable_from_the_web(spec):
     return Path(spec).resolve().parent == uploads
 
 
-def mirror_choices():
-    """("plex:TITLE", "Plex: TITLE") for every playlist on the configured servers, when
-    there are two (a mirror copies one server's playlist to the other); and the one-line
-    reasons of servers that could not list theirs. Asks each server once."""
+def mirror_choices(only=""):
+    """("plex:TITLE", "Plex: TITLE") for every playlist on the configured servers (or on
+    `only`), when there are two (a mirror copies one server's playlist to the other); and
+    the one-line reasons of servers that could not list theirs. Asks each server once."""
     servers = configured_sources()
     if len(servers) < 2:
         return [], []
+    servers = [s for s in servers if s == only] or servers
     labels = dict(SOURCES)
     choices, problems = [], []
     for server in servers:

@@ -80,12 +80,10 @@ def _row_context(saved, after=None, dry_run=False):
 @require_GET
 def saved_list(request):
     rows = [_row_context(saved) for saved in SavedPlaylist.objects.prefetch_related("targets")]
-    both = len(configured_sources()) > 1
-    return render(
-        request,
-        "playlists/saved_list.html",
-        {"nav": "saved", "rows": rows, "kinds": Recipe.choices, "mirrors": both, "servers": _LABELS},
-    )
+    servers = configured_sources()
+    # "Mirror to Jellyfin" reads a Plex playlist, and the other way round.
+    mirrors = [(origin, _LABELS[to]) for origin in servers for to in servers if to != origin]
+    return render(request, "playlists/saved_list.html", {"nav": "saved", "rows": rows, "mirrors": mirrors})
 
 
 @require_GET
@@ -140,7 +138,7 @@ def saved_edit(request, pk=None):
     saved = get_object_or_404(SavedPlaylist, pk=pk) if pk else None
     kind = saved.kind if saved else _kind(request)
     initial = SavedPlaylistForm.initial_for(saved) if saved else _initial(request, kind)
-    mirrors, problems = mirror_choices() if kind == Recipe.MIRROR else ([], [])
+    mirrors, problems = mirror_choices(request.GET.get("from", "")) if kind == Recipe.MIRROR else ([], [])
     if initial.get("mirror") and initial["mirror"] not in dict(mirrors):
         # Keep the current choice even when its server cannot list its playlists now.
         mirrors.append((initial["mirror"], initial["mirror"]))
@@ -173,7 +171,9 @@ def _initial(request, kind):
     """A new form's values from the page that offered it (the builder, an import, a mirror link)."""
     servers = configured_sources()
     mirror = request.GET.get("mirror", "")
-    targets = [s for s in servers if not mirror.startswith(f"{s}:")] or servers[:1]
+    # A mirror writes to the servers it does not read from.
+    origin = mirror.partition(":")[0] or request.GET.get("from", "")
+    targets = [s for s in servers if s != origin] or servers[:1]
     names = {Recipe.SMART: "Smart playlist", Recipe.SUBSCRIPTION: "Subscription", Recipe.MIRROR: "Mirror"}
     return {
         "kind": kind,

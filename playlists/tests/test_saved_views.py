@@ -93,9 +93,15 @@ def test_a_listenbrainz_subscription_is_saved_by_its_spec(client, synced):
 def test_a_mirror_is_offered_the_other_servers_playlists(client, synced, fake_jellyfin):
     keys = [t.rating_key for t in Track.objects.filter(source="plex")[:5]]
     get_source("plex").save_playlist("Road Trip", keys, mode="create")
-    form = page(client.get("/playlists/saved/new", {"kind": "mirror"}))
+    listed = page(client.get("/playlists/saved"))
+    assert 'from=plex">Mirror to Jellyfin</a>' in listed and 'from=jellyfin">Mirror to Plex</a>' in listed
+    fake_jellyfin.reset_counts()
+    form = page(client.get("/playlists/saved/new", {"kind": "mirror", "from": "plex"}))
     assert '<option value="plex:Road Trip">Plex: Road Trip</option>' in form
-    assert "New mirror" in page(client.get("/playlists/saved"))
+    assert re.search(r'value="jellyfin"[^>]*checked', form) and not re.search(
+        r'value="plex"[^>]*checked', form
+    )
+    assert not fake_jellyfin.requests  # only the server mirrored from is asked for its playlists
     client.post(
         "/playlists/saved/new",
         {**FORM, "kind": "mirror", "name": "Road Trip", "mirror": "plex:Road Trip", "targets": ["jellyfin"]},
