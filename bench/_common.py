@@ -158,21 +158,31 @@ def wait_until(check, timeout, what):
 
 def start_fakeplex(cleanup, tracks, log, seed=1):
     """`manage.py fakeplex` in its own process; returns (process, url)."""
+    return start_fake(cleanup, "plex", tracks, log, seed)
+
+
+# Each fake's command and an address that answers once it is up.
+_FAKES = {"plex": ("fakeplex", "/identity"), "jellyfin": ("fakejellyfin", "/System/Info/Public")}
+
+
+def start_fake(cleanup, server, tracks, log, seed=1):
+    """`manage.py fakeplex` or `fakejellyfin` (token TOKEN) in its own process; returns (process, url)."""
+    command, ping = _FAKES[server]
     port = free_port()
     proc = cleanup.spawn(
-        processes.manage("fakeplex", "--port", str(port), "--tracks", str(tracks), "--token", TOKEN,
+        processes.manage(command, "--port", str(port), "--tracks", str(tracks), "--token", TOKEN,
                          "--seed", str(seed)),
-        env=env_for(cleanup.tempdir("fakeplex")),
+        env=env_for(cleanup.tempdir(command)),
         log=log,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
 
     def up():
         if proc.poll() is not None:
-            raise RuntimeError(f"fakeplex exited with {proc.returncode}; see {log}")
-        return requests.get(url + "/identity", timeout=2).status_code == 200
+            raise RuntimeError(f"{command} exited with {proc.returncode}; see {log}")
+        return requests.get(url + ping, timeout=2).status_code == 200
 
-    wait_until(up, 120, "the fake Plex server")
+    wait_until(up, 120, f"the fake {server} server")
     return proc, url
 
 

@@ -91,10 +91,36 @@ class SavedPlaylist(models.Model):
     @classmethod
     def add(cls, name, source, servers, *, mode=WriteMode.REPLACE, every=None, filters="", allow_empty=False):
         """A new saved playlist writing to `servers`, its schedule made. Raises RecipeError."""
+        name, kind, recipe, servers = cls._checked(name, source, servers, filters)
+        with transaction.atomic():
+            saved = cls.objects.create(
+                name=name, kind=kind, recipe=recipe, mode=mode, every=every, allow_empty=allow_empty
+            )
+            PlaylistTarget.objects.bulk_create(PlaylistTarget(saved=saved, server=s) for s in servers)
+        return saved
+
+    def change(self, name, source, servers, *, mode, every, filters="", allow_empty=False):
+        """Edit it as `add` makes one; targets dropped forget their playlist (which stays
+        on the server), the schedule follows. Raises RecipeError."""
+        name, kind, recipe, servers = self._checked(name, source, servers, filters, editing=self.pk)
+        with transaction.atomic():
+            self.name, self.kind, self.recipe, self.mode = name, kind, recipe, mode
+            self.every, self.allow_empty = every, allow_empty
+            self.save()
+            self.targets.exclude(server__in=servers).delete()
+            kept = set(self.targets.values_list("server", flat=True))
+            PlaylistTarget.objects.bulk_create(
+                PlaylistTarget(saved=self, server=s) for s in servers if s not in kept
+            )
+        return self
+
+    @classmethod
+    def _checked(cls, name, source, servers, filters, editing=None):
+        """(name, kind, recipe, servers) as they are stored, or RecipeError saying what is wrong."""
         name = " ".join((name or "").split())
         if not name:
             raise RecipeError("Give the saved playlist a name.")
-        if cls.objects.filter(name=name).exists():
+        if cls.objects.filter(name=name).exclude(pk=editing).exists():
             raise RecipeError(f"There is already a saved playlist called {name!r}.")
         kind, recipe = recipe_for(source, filters)
         servers = list(dict.fromkeys(servers))
@@ -107,12 +133,16 @@ class SavedPlaylist(models.Model):
         if kind == Recipe.SMART and not QueryDict(recipe["filters"]).get("source"):
             # Picked from the first target's cache unless the filters name another.
             recipe["filters"] = "&".join(filter(None, [recipe["filters"], f"source={servers[0]}"]))
-        with transaction.atomic():
-            saved = cls.objects.create(
-                name=name, kind=kind, recipe=recipe, mode=mode, every=every, allow_empty=allow_empty
-            )
-            PlaylistTarget.objects.bulk_create(PlaylistTarget(saved=saved, server=s) for s in servers)
-        return saved
+        return name, kind, recipe, servers
+
+    @property
+    def source_spec(self):
+        """The recipe as `add` takes it back: "smart", "plex:TITLE", or the subscription's source."""
+        if self.kind == Recipe.SMART:
+            return "smart"
+        if self.kind == Recipe.MIRROR:
+            return f"{self.recipe.get('server', '')}:{self.recipe.get('title', '')}"
+        return self.recipe.get("source", "")
 
     @property
     def schedule_label(self):

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from library.models import SOURCES
 from library.sources import SourceError, configured_sources, get_source
-from playlists import saving
+from playlists import outside, saving
 from playlists.generate import (
     MAX_COUNT,
     BadFilter,
@@ -198,11 +198,14 @@ def import_playlist(request):
     elif context["warning"] and context["warning"].kind == saving.CacheProblem.EMPTY:
         context["error"] = "Build the cache first: matching needs it."
     else:
+        data = upload.read()
         try:
-            playlist = read_playlist(upload.read(), upload.name)
+            playlist = read_playlist(data, upload.name)
         except PlaylistFormatError as exc:
             context["error"] = str(exc)
         else:
+            # Kept (once per content) so "Keep in sync with this source" can read it again.
+            context["keep_source"] = outside.store_upload(data, upload.name)
             results = Matcher.for_source(context["source"]).match_all(playlist.entries)
             context.update(_report(playlist, results))
             context.update(_save_context(context["source"], context["matched_keys"], playlist.name, "import"))

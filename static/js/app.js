@@ -59,6 +59,21 @@
   });
 })();
 
+// "Keep this as a smart playlist": the link carries the builder's filters as they are
+// now, in the builder's query-string form, to the saved playlist form.
+document.addEventListener("click", (e) => {
+  const link = e.target.closest("a[data-keep-filters]");
+  if (!link) return;
+  const form = document.getElementById(link.dataset.keepFilters);
+  const query = new URLSearchParams();
+  for (const [name, value] of new FormData(form)) {
+    if (name !== "q" && value !== "") query.append(name, value);
+  }
+  const url = new URL(link.href);
+  url.searchParams.set("filters", query.toString());
+  link.href = url.toString();
+});
+
 // The import report holds one slot-N choice per row: a form marked data-keys-from-slots
 // sends them as one `keys` field, in row order, since Django refuses a request with over
 // 1,000 fields. An empty choice ("leave out") leaves its row out.
