@@ -195,6 +195,19 @@ MEDIA_SERVER_MAX_RESPONSE_MB = _env_int("MEDIA_SERVER_MAX_RESPONSE_MB", 64, mini
 MEDIA_SERVER_RETRY_PAUSE = 1.0
 DEMO_MODE = _env_bool("MEDIASAGE_DEMO")
 
+# Prompt playlists (playlists/llm.py): any OpenAI-compatible chat endpoint. Without a
+# path the address gets /v1, where Ollama, LM Studio, llama.cpp and vLLM serve that API.
+LLM_BASE_URL = _env_url("LLM_BASE_URL")
+if LLM_BASE_URL and not urlparse(LLM_BASE_URL).path:
+    LLM_BASE_URL += "/v1"
+LLM_API_KEY = _env("LLM_API_KEY")
+# No built-in default: a retired default model would break every fresh install.
+LLM_MODEL = _env("LLM_MODEL")
+# Seconds one request to the model may take; local models on small machines are slow.
+LLM_TIMEOUT = _env_int("LLM_TIMEOUT", 120, minimum=1)
+# Set by `make run` when it starts the fake model (manage.py fakellm), for pages to say so.
+LLM_DEMO = _env_bool("LLM_DEMO")
+
 SYNC_PAGE_SIZE = _env_int("SYNC_PAGE_SIZE", 1000, minimum=1)
 SYNC_STALE_HOURS = _env_int("SYNC_STALE_HOURS", 24, minimum=1)
 # Keys per request when listing every track to spot deletions (slim pages).
@@ -349,5 +362,9 @@ LOGGING = {
         # urllib3 logs full request URLs at DEBUG, and the Plex token rides in them.
         "urllib3": {"level": "WARNING"},
         "plexapi": {"level": "WARNING"},
+        # The openai client logs every prompt at DEBUG, and its HTTP library every request.
+        "openai": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
+        "httpcore2": {"level": "WARNING"},
     },
 }

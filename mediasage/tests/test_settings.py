@@ -55,12 +55,28 @@ def test_jellyfin_url_without_api_key_names_the_key_variable(tmp_path):
         ("DEBUG", "maybe", "DEBUG must be true or false"),
         ("SYNC_PAGE_SIZE", "lots", "SYNC_PAGE_SIZE must be a whole number"),
         ("SYNC_PAGE_SIZE", "0", "SYNC_PAGE_SIZE must be at least 1"),
+        ("LLM_BASE_URL", "localhost:11434", "LLM_BASE_URL must be an http:// or https:// URL"),
+        ("LLM_TIMEOUT", "0", "LLM_TIMEOUT must be at least 1"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_name(tmp_path, name, value, message):
     result = _manage(tmp_path, "check", **{name: value})
     assert result.returncode != 0
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "used"),
+    [
+        ("http://nas:11434", "http://nas:11434/v1"),
+        ("http://nas:11434/", "http://nas:11434/v1"),
+        ("https://openrouter.ai/api/v1", "https://openrouter.ai/api/v1"),
+    ],
+)
+def test_a_model_endpoint_given_without_a_path_gets_v1(tmp_path, url, used):
+    code = "from django.conf import settings; print(settings.LLM_BASE_URL)"
+    result = _manage(tmp_path, "shell", "-c", code, LLM_BASE_URL=url)
+    assert result.stdout.strip().splitlines()[-1] == used, result.stderr
 
 
 def test_migrations_apply_on_an_empty_data_dir(tmp_path):

@@ -148,3 +148,34 @@ def serve_command(tmp_path):
             proc.stdout.close()
 
     return serve
+
+
+# Looks like an OpenAI key, so a leak of it would be plain to see.
+LLM_KEY = "sk-test-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+
+
+@pytest.fixture(scope="session")
+def _fake_llm_server():
+    from playlists.fakes.llm import FakeLLMServer
+
+    with FakeLLMServer(api_key=LLM_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def fake_llm(_fake_llm_server, settings):
+    """The fake model, behaving, with settings pointing at it (model fake-small)."""
+    from playlists.fakes.llm import DEFAULT_MODELS
+
+    server = _fake_llm_server
+    server.reset()
+    server.models = list(DEFAULT_MODELS)
+    server.api_key = LLM_KEY
+    server.retry_after = 1
+    server.faults.hang_seconds = 5
+    settings.LLM_BASE_URL = server.base_url
+    settings.LLM_API_KEY = LLM_KEY
+    settings.LLM_MODEL = "fake-small"
+    settings.LLM_TIMEOUT = 1
+    yield server
+    server.reset()
