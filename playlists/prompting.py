@@ -21,13 +21,14 @@ import random
 import re
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from django.utils import timezone
 
 from library.models import Track, cache_version
-from playlists import llm
+from library.sources import get_source
+from playlists import llm, saving
 from playlists.generate import Filters, artist_names, genre_counts, matching, spread
 from playlists.matching import normalize
 from playlists.vocab import PromptPhase
@@ -594,3 +595,14 @@ def rules_of(record):
     if record.seed_track_id:
         return rules_for_track(record.seed_track, record.tracks_asked, record.minutes_asked)
     return read_rules(record.prompt, record.source, record.tracks_asked, record.minutes_asked)
+
+
+def save(source, name, keys, description):
+    """Save a generated playlist to the server as the builder does (replacing one of the
+    same name), described by the model's description. Returns the adapter's
+    SavedPlaylist, its requests counting the description's."""
+    saved = saving.save(source, name, keys, mode="sync")
+    adapter = get_source(source)
+    if description:
+        adapter.set_playlist_summary(saved.id, description)
+    return replace(saved, requests=saved.requests + adapter.request_count)
