@@ -277,31 +277,41 @@ def _names(text, source):
     found anywhere ("rainy jazz"); artists only after a cue ("by X", "only X", "X and
     Y" after one of those) or before "only", so a mood word that is also a band's name
     is not taken for it. The longest name wins."""
-    artist_index, genre_index = _indexes(source, cache_version(source))
+    version = cache_version(source)
+    # A cache never synced has no version to key the indexes on: they are built afresh.
+    indexes = _indexes if version is not None else _indexes.__wrapped__
+    artist_index, genre_index = indexes(source, version)
     words = normalize(text).split()
     taken = [False] * len(words)
-    artists, genres = [], []
-    for size in range(min(_LONGEST_NAME, len(words)), 0, -1):
-        for start in range(len(words) - size + 1):
+    genres, hits = [], []
+    for index in (genre_index, artist_index):  # genres first: they win a shared word
+        for size, start in _spans(len(words)):
             if any(taken[start : start + size]):
                 continue
             phrase = " ".join(words[start : start + size])
-            matched = _genres_for(phrase, genre_index)
-            if matched:
+            if index is genre_index and (matched := _genres_for(phrase, genre_index)):
                 genres += matched
-            elif (name := artist_index.get(_artist_key(phrase))) and _cued(words, start, size, taken):
-                artists.append(name)
+            elif index is artist_index and (name := artist_index.get(_artist_key(phrase))):
+                hits.append((start, size, name))
             else:
                 continue
             taken[start : start + size] = [True] * size
+    artists, last_end = [], None
+    for start, size, name in sorted(hits):
+        before = words[start - 1] if start else ""
+        after = words[start + size] if start + size < len(words) else ""
+        joined = before in _JOINERS and last_end == start - 1
+        if before in _ARTIST_CUES or after == "only" or joined or size == len(words):
+            artists.append(name)
+            last_end = start + size
     return tuple(dict.fromkeys(artists)), tuple(dict.fromkeys(genres))
 
 
-def _cued(words, start, size, taken):
-    before = words[start - 1] if start else ""
-    after = words[start + size] if start + size < len(words) else ""
-    joined = before in _JOINERS and start >= 2 and taken[start - 2]
-    return before in _ARTIST_CUES or after == "only" or joined or size == len(words)
+def _spans(length):
+    """(size, start) of every run of up to _LONGEST_NAME words, longest first."""
+    for size in range(min(_LONGEST_NAME, length), 0, -1):
+        for start in range(length - size + 1):
+            yield size, start
 
 
 def _genres_for(phrase, index):
