@@ -7,6 +7,7 @@ from django_q.models import OrmQ
 from mediasage import processes
 from playlists.models import PlaylistRun, SavedPlaylist
 from playlists.tasks import run_now, run_saved_playlist
+from playlists.tests.conftest import LLM_KEY
 
 
 @pytest.mark.worker
@@ -45,6 +46,37 @@ def test_a_schedule_fires_in_the_worker_and_writes_the_playlist(plex_factory, st
     listed = processes.run(processes.manage("playlists", "list"), stack.env).stdout
     assert "Morning: smart playlist to Plex" in listed and listed.rstrip().endswith(": Done")
     assert plex.token not in listed
+
+
+@pytest.mark.worker
+def test_a_prompt_playlist_runs_in_the_worker_and_no_secret_reaches_its_tables(
+    plex_factory, stack_factory, fake_llm
+):
+    plex = plex_factory(300, seed=3, token="e2e-token")
+    stack = stack_factory(plex, LLM_BASE_URL=fake_llm.base_url, LLM_API_KEY=LLM_KEY, LLM_MODEL="fake-small")
+    assert stack.sync()["track_count"] == 300
+    add = ["playlists", "add", "Weekly rock", "--source", "prompt:rock, nothing live", "--to", "plex"]
+    added = processes.run(processes.manage(*add, "--filters", "tracks=8", "--every", "1w"), stack.env)
+    assert added.returncode == 0, added.stderr
+    due = "from django.utils import timezone; from django_q.models import Schedule; " + (
+        "Schedule.objects.filter(name__startswith='saved playlist').update(next_run=timezone.now())"
+    )
+    assert processes.run(processes.manage("shell", "-c", due), stack.env).returncode == 0
+
+    made = stack.wait_for(
+        lambda: next((p for p in list(plex.playlists.values()) if p.title == "Weekly rock"), None),
+        timeout=90,
+        what="the scheduled prompt playlist",
+    )
+    assert 0 < len(made.items) <= 8 and made.summary
+    assert fake_llm.chat_bodies  # the worker asked the model over HTTP
+    tables = "from django_q.models import OrmQ, Schedule, Task; " + (
+        "print([list(m.objects.values()) for m in (OrmQ, Schedule, Task)])"
+    )
+    dumped = processes.run(processes.manage("shell", "-c", tables), stack.env).stdout
+    assert "Weekly rock" in dumped or "saved playlist" in dumped
+    assert LLM_KEY not in dumped and plex.token not in dumped
+    assert LLM_KEY not in (stack.logs / "worker.log").read_text()
 
 
 def test_a_task_for_a_playlist_already_running_does_nothing(db, settings):
