@@ -39,9 +39,10 @@ log = logging.getLogger(__name__)
 MAX_TRACKS = 100
 MAX_MINUTES = 6 * 60
 DEFAULT_TRACKS = 25
-# The candidate pool's budget: 300 compact lines cost about 12k tokens (~40 each),
-# which fits the context of small local models (Llama 3.1 8B, Qwen 2.5 7B) with room
-# for the answer.
+# The candidate pool's budget: about 230 compact lines of a typical library (~50
+# tokens each) make 12k tokens, which fits the context of small local models (Llama
+# 3.1 8B, Qwen 2.5 7B: Ollama's default window must be raised, see README) with room
+# for the answer. Short lines reach POOL_MAX first.
 POOL_MAX = 300
 POOL_TOKENS = 12_000
 # Tracks read to sample the pool from when the filters leave more: enough for variety
