@@ -207,9 +207,10 @@ def read_rules(text, source="plex", tracks=None, minutes=None):
 
 def rules_for_track(track, tracks=None, minutes=None):
     """ "More like this": tracks sharing the track's genres, in words the model reads."""
-    genres = ", ".join(track.genres[:3])
-    year = f", {track.year}" if track.year else ""
-    text = f"More like “{track.title}” by {track.artist} ({genres or 'no genre'}{year})"
+    # No "by": kept as a weekly recipe, this text is read again, and its genres are
+    # the rule, not the artist.
+    about = "; ".join(filter(None, [track.artist, ", ".join(track.genres[:3]), str(track.year or "")]))
+    text = f"Tracks like “{track.title}” ({about})"
     found = [f"Genre: {g}" for g in track.genres[:3]]
     count = min(max(tracks or DEFAULT_TRACKS, 1), MAX_TRACKS) if not minutes else None
     filters = Filters(
@@ -460,9 +461,10 @@ def generate(rules, model=None, on_phase=None, rng=None):
     phase = on_phase or (lambda _phase: None)
     phase(PromptPhase.POOL)
     pool = candidate_pool(rules, rng)
+    if not pool.tracks and not rules.found:
+        raise NothingMatches("The library cache is empty: sync it first.")
     if not pool.tracks:
-        rules_said = "; ".join(rules.found) or "none"
-        raise NothingMatches(f"No track in the library fits the sentence's rules ({rules_said}).")
+        raise NothingMatches(f"No track in the library fits the sentence's rules ({'; '.join(rules.found)}).")
     sent = tokens_to_send(rules, pool)
     phase(PromptPhase.ASKING)
     answer = llm.ask_json(

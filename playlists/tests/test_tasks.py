@@ -31,21 +31,25 @@ def test_a_schedule_fires_in_the_worker_and_writes_the_playlist(plex_factory, st
         stack.env,
     )
     assert added.returncode == 0, added.stderr
-    # Due now rather than in an hour: the worker's scheduler picks it up on its next round.
-    due = "from django.utils import timezone; from django_q.models import Schedule; " + (
-        "Schedule.objects.filter(name__startswith='saved playlist').update(next_run=timezone.now())"
-    )
-    assert processes.run(processes.manage("shell", "-c", due), stack.env).returncode == 0
-
-    made = stack.wait_for(
-        lambda: next((p for p in list(plex.playlists.values()) if p.title == "Morning"), None),
-        timeout=90,
-        what="the scheduled run",
-    )
+    made = _scheduled_run(stack, plex, "Morning")
     assert len(made.items) == 10
     listed = processes.run(processes.manage("playlists", "list"), stack.env).stdout
     assert "Morning: smart playlist to Plex" in listed and listed.rstrip().endswith(": Done")
     assert plex.token not in listed
+
+
+def _scheduled_run(stack, plex, title):
+    """Make the saved playlists' schedules due now rather than in an hour or a week (the
+    worker's scheduler picks them up on its next round); the playlist the run wrote."""
+    due = "from django.utils import timezone; from django_q.models import Schedule; " + (
+        "Schedule.objects.filter(name__startswith='saved playlist').update(next_run=timezone.now())"
+    )
+    assert processes.run(processes.manage("shell", "-c", due), stack.env).returncode == 0
+    return stack.wait_for(
+        lambda: next((p for p in list(plex.playlists.values()) if p.title == title), None),
+        timeout=90,
+        what=f"the scheduled run of {title}",
+    )
 
 
 @pytest.mark.worker
@@ -58,16 +62,7 @@ def test_a_prompt_playlist_runs_in_the_worker_and_no_secret_reaches_its_tables(
     add = ["playlists", "add", "Weekly rock", "--source", "prompt:rock, nothing live", "--to", "plex"]
     added = processes.run(processes.manage(*add, "--filters", "tracks=8", "--every", "1w"), stack.env)
     assert added.returncode == 0, added.stderr
-    due = "from django.utils import timezone; from django_q.models import Schedule; " + (
-        "Schedule.objects.filter(name__startswith='saved playlist').update(next_run=timezone.now())"
-    )
-    assert processes.run(processes.manage("shell", "-c", due), stack.env).returncode == 0
-
-    made = stack.wait_for(
-        lambda: next((p for p in list(plex.playlists.values()) if p.title == "Weekly rock"), None),
-        timeout=90,
-        what="the scheduled prompt playlist",
-    )
+    made = _scheduled_run(stack, plex, "Weekly rock")
     assert 0 < len(made.items) <= 8 and made.summary
     assert fake_llm.chat_bodies  # the worker asked the model over HTTP
     tables = "from django_q.models import OrmQ, Schedule, Task; " + (
