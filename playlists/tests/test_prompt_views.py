@@ -7,6 +7,7 @@ import pytest
 from django_q.models import OrmQ
 
 from library.models import Track
+from library.sync import sync
 from playlists import tasks
 from playlists.fakes.llm import Misbehaviour
 from playlists.generate import Filters, matching
@@ -16,7 +17,7 @@ from playlists.vocab import PromptPhase, Recipe
 
 
 def _start(client, **data):
-    return client.post("/playlists/prompt/start", {"source": "plex", **data})
+    return client.post("/playlists/prompt/start", {"source": "plex"} | data)
 
 
 def _generated(client, **data):
@@ -171,3 +172,14 @@ def test_no_secret_in_pages_logs_or_the_task_table(client, synced, fake_llm, cap
     for text in seen:
         assert LLM_KEY not in text and LLM_KEY[-4:] not in text, "the LLM key leaked"
         assert synced.token not in text, "the Plex token leaked"
+
+
+def test_saving_to_jellyfin_writes_the_description_as_its_overview(client, fake_jellyfin, fake_llm, settings):
+    settings.PLEX_URL = ""
+    sync("jellyfin")
+    page, run = _generated(client, prompt="rock, 5 tracks", source="jellyfin")
+    assert run.source == "jellyfin" and run.phase == PromptPhase.DONE
+    saved = client.post(f"/playlists/prompt/run/{run.pk}/save", {"title": "Rock five"})
+    assert "Saved “Rock five” to Jellyfin" in saved.content.decode()
+    [playlist] = [p for p in fake_jellyfin.playlists.values() if p.name == "Rock five"]
+    assert playlist.overview == run.description and len(playlist.items) == 5
