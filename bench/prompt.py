@@ -13,7 +13,7 @@ runs playlists.prompting.generate() n times for each of several sentences and re
     the request, parsing and checking the answer): wall time minus the time spent
     waiting on the endpoint; median and max over the n runs;
   - the page's preview (rules + pool + token estimate), which runs as the user types.
-Targets: tokens sent stay within the pool's budget (POOL_TOKENS + 1,000 for the
+Targets: tokens sent stay within the budget (LLM_CANDIDATE_TOKENS + 1,000 for the
 instructions) at any size; own time p95 <= 1 s and preview <= 1 s at 100k.
 """
 
@@ -80,7 +80,7 @@ def child(n):
                     "preview": preview,
                 }
             )
-    print(json.dumps({"rows": rows, "budget": prompting.POOL_TOKENS}))
+    print(json.dumps({"rows": rows, "budget": settings.LLM_CANDIDATE_TOKENS}))
 
 
 def main():

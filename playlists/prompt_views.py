@@ -71,7 +71,7 @@ def prompt_preview(request):
             "rules": rules,
             "pool": pool,
             "tokens": prompting.tokens_to_send(rules, pool),
-            "budget": prompting.POOL_TOKENS,
+            "budget": settings.LLM_CANDIDATE_TOKENS,
         },
     )
 

@@ -7,7 +7,7 @@ The sentence's hard rules (artists, genres, decades and years, live or not, leng
 artist twice in a row) are found against the cache's real artists and genres and
 become the builder's Filters, so the counts the page shows are real. Everything else
 (mood, occasion) is left to the model. The model sees only a bounded pool of those
-tracks (at most POOL_MAX candidates and POOL_TOKENS tokens, whatever the library's
+tracks (at most POOL_MAX candidates and LLM_CANDIDATE_TOKENS tokens, whatever the library's
 size), sampled across artists and albums, and its answer is checked: ids it invented
 are dropped and counted, duplicates dropped, the rules re-checked, no artist over a
 quarter unless the sentence asked for artists, no artist twice in a row, and the
@@ -24,6 +24,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
+from django.conf import settings
 from django.utils import timezone
 
 from library.models import Track, cache_version
@@ -39,12 +40,11 @@ log = logging.getLogger(__name__)
 MAX_TRACKS = 100
 MAX_MINUTES = 6 * 60
 DEFAULT_TRACKS = 25
-# The candidate pool's budget: about 230 compact lines of a typical library (~50
-# tokens each) make 12k tokens, which fits the context of small local models (Llama
-# 3.1 8B, Qwen 2.5 7B: Ollama's default window must be raised, see README) with room
-# for the answer. Short lines reach POOL_MAX first.
+# The candidate pool's budget: at most POOL_MAX lines and LLM_CANDIDATE_TOKENS tokens
+# (12k by default: about 230 lines of a typical library, ~50 tokens each, which fits
+# small local models such as Llama 3.1 8B with room for the answer, once Ollama's
+# default window is raised: see README). Short lines reach POOL_MAX first.
 POOL_MAX = 300
-POOL_TOKENS = 12_000
 # Tracks read to sample the pool from when the filters leave more: enough for variety
 # across artists, bounded so a 100k library costs the same as a 2k one.
 _SAMPLE = POOL_MAX * 4
@@ -356,7 +356,7 @@ def candidate_pool(rules, rng=None):
     """The tracks the model may choose from: all that the rules leave when they fit the
     budget, else a fair sample (round the artists, each giving its albums in turn,
     tracks sharing the sentence's words first), never over POOL_MAX lines or
-    POOL_TOKENS tokens."""
+    LLM_CANDIDATE_TOKENS tokens."""
     rng = rng or random.Random()
     ids = list(matching(rules.filters).order_by("id").values_list("id", flat=True))
     count = len(ids)
@@ -371,7 +371,7 @@ def candidate_pool(rules, rng=None):
     for track in _round_robin(tracks, words):
         line = _line(track)
         cost = llm.estimate_tokens(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
-        if len(chosen) >= POOL_MAX or tokens + cost > POOL_TOKENS:
+        if len(chosen) >= POOL_MAX or tokens + cost > settings.LLM_CANDIDATE_TOKENS:
             break
         lines.append(line)
         chosen.append(track)

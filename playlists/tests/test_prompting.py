@@ -141,14 +141,14 @@ def test_rules_nothing_fits_fail_before_asking_the_model(synced, fake_llm):
     assert not fake_llm.chat_bodies
 
 
-def test_the_pool_stays_within_the_budget_at_100k_tracks(transactional_db):
+def test_the_pool_stays_within_the_budget_at_100k_tracks(transactional_db, settings):
     _fill_cache(100_000)
     rules = _rules("rock, 100 tracks")
     pool = prompting.candidate_pool(rules)
     assert pool.matching == 25_000
-    assert len(pool.tracks) <= prompting.POOL_MAX and pool.tokens <= prompting.POOL_TOKENS + 20
+    assert len(pool.tracks) <= prompting.POOL_MAX and pool.tokens <= settings.LLM_CANDIDATE_TOKENS + 20
     assert len({t.artist for t in pool.tracks}) == len(pool.tracks)  # spread across artists
-    assert prompting.tokens_to_send(rules, pool) <= prompting.POOL_TOKENS + 500
+    assert prompting.tokens_to_send(rules, pool) <= settings.LLM_CANDIDATE_TOKENS + 500
 
 
 def _fill_cache(count):
@@ -174,3 +174,10 @@ def test_genre_counts_back_the_rules(synced):
     # The rules read the cache's genres: a genre the library lacks is no rule.
     assert "Gregorian Chant" not in dict(genre_counts("plex"))
     assert _rules("gregorian chant").filters.genres == ()
+
+
+def test_a_smaller_budget_sends_fewer_candidates(synced, fake_llm, settings):
+    settings.LLM_CANDIDATE_TOKENS = 1000
+    result = prompting.generate(_rules("anything, 10 tracks"))
+    assert result.pool.tokens <= 1000 and 10 <= len(result.pool.tracks) < 30
+    assert result.prompt_tokens < 1500 and len(result.checked.picks) == 10
