@@ -101,7 +101,6 @@ class Rules:
     found: tuple[str, ...] = ()  # the rules understood, in words, for the page
     tracks: int | None = None
     minutes: int | None = None
-    no_repeat: bool = False  # said so; enforced always
     seed_track: int | None = None  # "More like this": the cached track's id
 
     @property
@@ -187,9 +186,8 @@ def read_rules(text, source="plex", tracks=None, minutes=None):
         found.append(f"Length: {said_tracks} tracks")
     artists, genres = _names(text, source)
     found[:0] = [f"Artist: {a}" for a in artists] + [f"Genre: {g}" for g in genres]
-    no_repeat = bool(_NO_REPEAT.search(lowered))
-    if no_repeat:
-        found.append("No artist twice in a row")
+    if _NO_REPEAT.search(lowered):
+        found.append("No artist twice in a row")  # the checks keep to it whether said or not
     filters = Filters(
         genres=genres,
         decades=decades,
@@ -202,7 +200,7 @@ def read_rules(text, source="plex", tracks=None, minutes=None):
         max_minutes=said_minutes,
         source=source,
     )
-    return Rules(text, filters, tuple(found), said_tracks, said_minutes, no_repeat)
+    return Rules(text, filters, tuple(found), said_tracks, said_minutes)
 
 
 def rules_for_track(track, tracks=None, minutes=None):
