@@ -107,6 +107,30 @@ def test_too_many_picks_are_cut_to_the_count(synced, fake_llm):
     assert len(result.checked.picks) == 5 and result.checked.cut > 0
 
 
+@pytest.mark.parametrize(
+    "misbehave",
+    [
+        Misbehaviour.PROSE,
+        Misbehaviour.FENCED,
+        Misbehaviour.TRAILING_COMMAS,
+        Misbehaviour.SINGLE_QUOTES,
+        Misbehaviour.RENAMED,
+        Misbehaviour.THINKS,
+        Misbehaviour.WRONG_KIND_ONCE,
+        Misbehaviour.NO_JSON_MODE,
+        Misbehaviour.NO_MAX_TOKENS,
+        Misbehaviour.RATE_LIMITED,
+    ],
+)
+def test_an_answer_a_real_model_garbles_still_makes_the_playlist(synced, fake_llm, misbehave):
+    fake_llm.misbehave = misbehave
+    result = prompting.generate(_rules("pop and rock, 8 tracks"))
+    checked = result.checked
+    # The model's own picks, less those over an artist's quarter (the fake ignores that rule).
+    assert len(checked.picks) == 8 and checked.filled == checked.over_cap < 8
+    assert result.title and result.description
+
+
 def test_invented_tracks_are_dropped_and_counted(synced, fake_llm):
     fake_llm.misbehave = Misbehaviour.INVENTS
     result = prompting.generate(_rules("anything, 10 tracks"))
