@@ -329,6 +329,12 @@ class PromptRun(models.Model):
             setattr(self, name, getattr(checked, name))
         self.phase = PromptPhase.DONE
 
+    @classmethod
+    def prune(cls):
+        """Keep the newest RUNS_KEPT runs: a page opened a year later need not find its run."""
+        old = cls.objects.values_list("pk", flat=True)[RUNS_KEPT:]
+        cls.objects.filter(pk__in=list(old)).delete()
+
     def fail(self, message):
         self.phase = PromptPhase.FAILED
         self.error = " ".join(message.split())[:500]

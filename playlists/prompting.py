@@ -598,6 +598,7 @@ def run(run_id):
         record.fail(f"The generation failed unexpectedly: {exc.__class__.__name__}.")
     record.finished_at = timezone.now()
     record.save()
+    PromptRun.prune()
     return record
 
 

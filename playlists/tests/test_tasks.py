@@ -5,9 +5,10 @@ import pytest
 from django_q.models import OrmQ
 
 from mediasage import processes
-from playlists.models import PlaylistRun, SavedPlaylist
-from playlists.tasks import run_now, run_saved_playlist
+from playlists.models import RUNS_KEPT, PlaylistRun, PromptRun, SavedPlaylist
+from playlists.tasks import generate_prompt, run_now, run_saved_playlist
 from playlists.tests.conftest import LLM_KEY
+from playlists.vocab import PromptPhase
 
 
 @pytest.mark.worker
@@ -91,3 +92,12 @@ def test_run_now_queues_the_id_and_no_secret(db, settings):
     [queued] = OrmQ.objects.all()
     assert queued.task["args"] == (saved.pk,) and queued.task["kwargs"] == {"dry_run": True}
     assert "secret" not in str(queued.task)
+
+
+def test_a_prompt_task_runs_once_and_only_the_newest_runs_are_kept(synced, fake_llm):
+    old = [PromptRun(prompt=f"old {n}", phase=PromptPhase.DONE) for n in range(RUNS_KEPT)]
+    PromptRun.objects.bulk_create(old)
+    run = PromptRun.objects.create(prompt="jazz, 5 tracks")
+    assert generate_prompt(run.pk) == "Done"
+    assert generate_prompt(run.pk) == "skipped: not waiting"  # a second delivery does nothing
+    assert PromptRun.objects.count() == RUNS_KEPT and PromptRun.objects.filter(pk=run.pk).exists()
