@@ -122,7 +122,10 @@ def test_too_many_picks_are_cut_to_the_count(synced, fake_llm):
         Misbehaviour.RATE_LIMITED,
     ],
 )
-def test_an_answer_a_real_model_garbles_still_makes_the_playlist(synced, fake_llm, misbehave):
+def test_an_answer_a_real_model_garbles_still_makes_the_playlist(synced, fake_llm, misbehave, settings):
+    # A model of its own: the client remembers a parameter an endpoint's model refused.
+    settings.LLM_MODEL = f"fake-{misbehave}"
+    fake_llm.models.append(settings.LLM_MODEL)
     fake_llm.misbehave = misbehave
     result = prompting.generate(_rules("pop and rock, 8 tracks"))
     checked = result.checked
