@@ -1,6 +1,8 @@
 """Saved playlists in the worker: a schedule firing end to end through the real django-q2
 worker, and the task's guarantees."""
 
+import re
+
 import pytest
 from django_q.models import OrmQ
 
@@ -73,6 +75,21 @@ def test_a_prompt_playlist_runs_in_the_worker_and_no_secret_reaches_its_tables(
     assert "Weekly rock" in dumped or "saved playlist" in dumped
     assert LLM_KEY not in dumped and plex.token not in dumped
     assert LLM_KEY not in (stack.logs / "worker.log").read_text()
+
+
+@pytest.mark.worker
+def test_a_generation_from_the_page_runs_in_the_worker_while_the_page_polls(
+    plex_factory, stack_factory, fake_llm
+):
+    plex = plex_factory(300, seed=3, token="e2e-token")
+    stack = stack_factory(plex, LLM_BASE_URL=fake_llm.base_url, LLM_API_KEY=LLM_KEY, LLM_MODEL="fake-small")
+    assert stack.sync()["track_count"] == 300
+    started = stack.post("/playlists/prompt/start", {"prompt": "rock, nothing live, 8 tracks"})
+    assert started.status_code == 200 and 'hx-trigger="every 1s"' in started.text
+    poll = re.search(r'hx-get="(/playlists/prompt/run/\d+)"', started.text)[1]
+    done = stack.wait_for(lambda: (page := stack.get(poll)).status_code == 286 and page, what="its end")
+    assert 'data-phase="done"' in done.text and "Save to Plex" in done.text
+    assert done.text.count("More like this") == 8 and LLM_KEY not in done.text
 
 
 def test_a_task_for_a_playlist_already_running_does_nothing(db, settings):
