@@ -55,13 +55,18 @@ def _scheduled_run(stack, plex, title):
     )
 
 
-@pytest.mark.worker
-def test_a_prompt_playlist_runs_in_the_worker_and_no_secret_reaches_its_tables(
-    plex_factory, stack_factory, fake_llm
-):
+@pytest.fixture
+def llm_stack(plex_factory, stack_factory, fake_llm):
+    """(the stack, its fake Plex): web and worker asking the fake model, the cache synced."""
     plex = plex_factory(300, seed=3, token="e2e-token")
     stack = stack_factory(plex, LLM_BASE_URL=fake_llm.base_url, LLM_API_KEY=LLM_KEY, LLM_MODEL="fake-small")
     assert stack.sync()["track_count"] == 300
+    return stack, plex
+
+
+@pytest.mark.worker
+def test_a_prompt_playlist_runs_in_the_worker_and_no_secret_reaches_its_tables(llm_stack, fake_llm):
+    stack, plex = llm_stack
     add = ["playlists", "add", "Weekly rock", "--source", "prompt:rock, nothing live", "--to", "plex"]
     added = processes.run(processes.manage(*add, "--filters", "tracks=8", "--every", "1w"), stack.env)
     assert added.returncode == 0, added.stderr
@@ -78,12 +83,8 @@ def test_a_prompt_playlist_runs_in_the_worker_and_no_secret_reaches_its_tables(
 
 
 @pytest.mark.worker
-def test_a_generation_from_the_page_runs_in_the_worker_while_the_page_polls(
-    plex_factory, stack_factory, fake_llm
-):
-    plex = plex_factory(300, seed=3, token="e2e-token")
-    stack = stack_factory(plex, LLM_BASE_URL=fake_llm.base_url, LLM_API_KEY=LLM_KEY, LLM_MODEL="fake-small")
-    assert stack.sync()["track_count"] == 300
+def test_a_generation_from_the_page_runs_in_the_worker_while_the_page_polls(llm_stack):
+    stack, _ = llm_stack
     started = stack.post("/playlists/prompt/start", {"prompt": "rock, nothing live, 8 tracks"})
     assert started.status_code == 200 and 'hx-trigger="every 1s"' in started.text
     poll = re.search(r'hx-get="(/playlists/prompt/run/\d+)"', started.text)[1]
