@@ -37,10 +37,17 @@ def test_a_dry_run_writes_nothing(synced, fake_llm):
         (Misbehaviour.UNAUTHORIZED, "refused the API key (401): check LLM_API_KEY"),
         (Misbehaviour.UNKNOWN_MODEL, "does not offer the model fake-small"),
         (Misbehaviour.WRONG_KIND, "did not answer with the JSON asked for"),
+        (Misbehaviour.RATE_LIMITED_ALWAYS, "rate limiting requests (429), even after waiting once"),
+        (Misbehaviour.HANG, "did not answer within 1 s (LLM_TIMEOUT)"),
+        (Misbehaviour.WEB_PAGE, "something other than the OpenAI API: check LLM_BASE_URL"),
+        (None, "Could not reach the model endpoint at 127.0.0.1:9"),
     ],
 )
-def test_a_failure_is_one_line_and_writes_nothing(synced, fake_llm, misbehave, said):
+def test_a_failure_is_one_line_and_writes_nothing(synced, fake_llm, misbehave, said, settings):
     fake_llm.misbehave = misbehave
+    fake_llm.faults.hang_seconds = 3
+    if misbehave is None:  # nothing listening there
+        settings.LLM_BASE_URL = "http://127.0.0.1:9/v1"
     with pytest.raises(CommandError) as failed:
         _generate("jazz, 5 tracks", "--to", "plex")
     message = str(failed.value)
