@@ -16,13 +16,15 @@ def test_a_sentence_previewed_generated_in_the_worker_and_saved(
     stack = stack_factory(plex, LLM_BASE_URL=fake_llm.base_url, LLM_API_KEY=LLM_KEY, LLM_MODEL="fake-small")
     stack.sync()
     page.goto(stack.url + "/playlists/prompt")
-    expect(page.locator("#prompt-model")).to_have_value("fake-small")  # the endpoint's models, listed
+    # The endpoint's models, listed where the model is chosen.
+    expect(page.locator("#prompt-models #prompt-model")).to_have_value("fake-small")
     page.get_by_label("What should it be?").fill("rock, nothing live, 8 tracks")
     expect(page.get_by_test_id("prompt-rules")).to_contain_text("Genre: Rock")
     expect(page.get_by_test_id("prompt-tokens")).not_to_be_empty()
     page.get_by_role("button", name="Generate").click()
     expect(page.get_by_test_id("prompt-title")).to_be_visible(timeout=30_000)  # polled until done
     expect(page.get_by_test_id("prompt-tracks").locator("li")).to_have_count(8)
+    expect(page.locator("#prompt-models #prompt-model")).to_be_visible()
     shoot("generated")
     page.get_by_label("Name").fill("Rock eight")
     page.get_by_role("button", name="Save to Plex").click()
