@@ -29,4 +29,10 @@ def test_a_sentence_previewed_generated_in_the_worker_and_saved(
     page.get_by_label("Name").fill("Rock eight")
     page.get_by_role("button", name="Save to Plex").click()
     expect(page.get_by_test_id("save-result")).to_contain_text("Saved “Rock eight” to Plex: 8 tracks added")
+    page.get_by_role("button", name="Keep as a weekly prompt playlist").click()
+    expect(page.get_by_test_id("save-result")).to_contain_text("a fresh selection every week")
+
+    page.get_by_role("button", name="More like this").first.click()
+    expect(page.get_by_test_id("prompt-asked")).to_contain_text("More like “", timeout=30_000)
+    expect(page.get_by_test_id("prompt-stats")).to_contain_text("Rules: Genre:")
     assert LLM_KEY not in page.content()
