@@ -205,6 +205,9 @@ LLM_API_KEY = _env("LLM_API_KEY")
 LLM_MODEL = _env("LLM_MODEL")
 # Seconds one request to the model may take; local models on small machines are slow.
 LLM_TIMEOUT = _env_int("LLM_TIMEOUT", 120, minimum=1)
+# The most tokens of candidate tracks a prompt playlist sends the model (about 50 a
+# track); lower it for a model with a small context window (Ollama's default).
+LLM_CANDIDATE_TOKENS = _env_int("LLM_CANDIDATE_TOKENS", 12_000, minimum=500)
 # Set by `make run` when it starts the fake model (manage.py fakellm), for pages to say so.
 LLM_DEMO = _env_bool("LLM_DEMO")
 

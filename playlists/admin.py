@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from library.admin import _ReadOnlyAdmin
-from playlists.models import PlaylistRun, PlaylistTarget, RememberedMatch, SavedPlaylist
+from playlists.models import PlaylistRun, PlaylistTarget, PromptRun, RememberedMatch, SavedPlaylist
 
 
 class _TargetInline(admin.TabularInline):
@@ -51,3 +51,11 @@ class RememberedMatchAdmin(_ReadOnlyAdmin):
     list_filter = ["server", "not_in_library"]
     search_fields = ["entry_key"]
     readonly_fields = [f.name for f in RememberedMatch._meta.fields]
+
+
+@admin.register(PromptRun)
+class PromptRunAdmin(_ReadOnlyAdmin):
+    list_display = ["created_at", "prompt", "source", "model", "phase", "candidates", "prompt_tokens"]
+    list_filter = ["phase", "source"]
+    search_fields = ["prompt", "title", "error"]
+    readonly_fields = [f.name for f in PromptRun._meta.fields]

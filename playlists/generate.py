@@ -74,6 +74,9 @@ class Filters:
     max_rating: int | None = None  # 1-10; excludes unrated too
     unrated: bool = False  # only tracks with no rating
     exclude_live: bool = False
+    only_live: bool = False  # live recordings only (a prompt's "live only")
+    min_year: int | None = None  # released in or after (a prompt's "from 1985 to 1995")
+    max_year: int | None = None  # released in or before
     artists: tuple[str, ...] = ()  # only these performers (artist or album artist, any case)
     exclude_artists: tuple[str, ...] = ()
     min_plays: int | None = None  # play count at least
@@ -100,9 +103,17 @@ class Filters:
         # Genres are picked from the cached strings, artist names may be typed.
         fix(self, "artists", _texts(self.artists, strip=True))
         fix(self, "exclude_artists", _texts(self.exclude_artists, strip=True))
-        for name in ("unrated", "exclude_live", "never_played"):
+        for name in ("unrated", "exclude_live", "only_live", "never_played"):
             fix(self, name, bool(getattr(self, name)))
-        for name in ("min_plays", "not_played_days", "added_days", "min_track_minutes", "max_track_minutes"):
+        for name in (
+            "min_year",
+            "max_year",
+            "min_plays",
+            "not_played_days",
+            "added_days",
+            "min_track_minutes",
+            "max_track_minutes",
+        ):
             fix(self, name, _positive(getattr(self, name)))
         if self.max_plays is not None:
             # At most 0 plays is a real filter (at least 0 is none).
@@ -136,6 +147,9 @@ class Filters:
             max_rating=read.number(int, "max_rating"),
             unrated=read.flag("unrated"),
             exclude_live=read.flag("exclude_live"),
+            only_live=read.flag("only_live"),
+            min_year=read.number(int, "min_year"),
+            max_year=read.number(int, "max_year"),
             artists=params.getlist("artist"),
             exclude_artists=params.getlist("exclude_artist"),
             min_plays=read.number(int, "min_plays"),
@@ -162,8 +176,14 @@ class Filters:
             *(("artist", a) for a in self.artists),
             *(("exclude_artist", a) for a in self.exclude_artists),
         ]
-        pairs += [(name, "1") for name in ("unrated", "exclude_live", "never_played") if getattr(self, name)]
+        pairs += [
+            (name, "1")
+            for name in ("unrated", "exclude_live", "only_live", "never_played")
+            if getattr(self, name)
+        ]
         for name in (
+            "min_year",
+            "max_year",
             "min_rating",
             "max_rating",
             "min_plays",
@@ -209,6 +229,12 @@ def matching(filters):
         tracks = tracks.filter(user_rating__gte=1, user_rating__lte=filters.max_rating)
     if filters.exclude_live:
         tracks = tracks.filter(is_live=False)
+    if filters.only_live:
+        tracks = tracks.filter(is_live=True)
+    if filters.min_year:
+        tracks = tracks.filter(year__gte=filters.min_year)
+    if filters.max_year:
+        tracks = tracks.filter(year__lte=filters.max_year)
     tracks = tracks.filter(_plays(filters), _durations(filters))
     if filters.added_days:
         tracks = tracks.filter(added_at__gte=_days_ago(filters.added_days))
@@ -404,7 +430,7 @@ def _select(ids, filters):
     rows = Track.objects.in_bulk(chosen)
     # A sync may have removed a track since its id was read.
     tracks = [rows[i] for i in chosen if i in rows]
-    return tracks if filters.sorted else _spread(tracks)
+    return tracks if filters.sorted else spread(tracks)
 
 
 def _candidates(ids, rng):
@@ -444,7 +470,7 @@ def _artist_cap(filters, length):
     return max(cap, 1)
 
 
-def _spread(tracks):
+def spread(tracks):
     """The tracks in their (random) order, except that an artist is not played twice in a
     row where another order avoids it."""
     left = list(tracks)
@@ -558,6 +584,8 @@ _LABELS = {
     "count": "Tracks",
     "max_minutes": "At most (minutes)",
     "max_artist_share": "Most from one artist",
+    "min_year": "From the year",
+    "max_year": "To the year",
     "seed": "Seed",
 }
 _KINDS = {int: "a whole number", float: "a number"}

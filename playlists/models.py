@@ -13,10 +13,10 @@ from django.http import QueryDict
 from django.utils import timezone
 from django_q.models import Schedule
 
-from library.models import SOURCES
+from library.models import SOURCES, Track
 from library.sources import configured_sources
 from playlists.generate import BadFilter, Filters
-from playlists.vocab import Outcome, Recipe, WriteMode
+from playlists.vocab import Outcome, PromptPhase, Recipe, WriteMode
 
 # Runs kept per saved playlist: enough history for the page, bounded for a playlist
 # that runs every hour for years.
@@ -42,8 +42,11 @@ def parse_every(text):
 def recipe_for(source, filters=""):
     """(kind, recipe JSON) for a source as the command and the pages name it: "smart"
     (with the builder's query string), "plex:TITLE" or "jellyfin:TITLE" (a mirror), or
-    anything playlists.outside.read_source takes (a subscription)."""
+    anything playlists.outside.read_source takes (a subscription), or "prompt:SENTENCE"
+    (with "tracks=N" or "minutes=M" as `filters` to give the length apart from it)."""
     server, colon, title = source.partition(":")
+    if server == "prompt" and colon:
+        return Recipe.PROMPT, _prompt_recipe(title, filters)
     if source.strip() == "smart":
         filters = filters.lstrip("?")
         try:
@@ -58,6 +61,18 @@ def recipe_for(source, filters=""):
     if not source.strip():
         raise RecipeError("Say where the tracks come from.")
     return Recipe.SUBSCRIPTION, {"source": source.strip()}
+
+
+def _prompt_recipe(sentence, length):
+    sentence = " ".join(sentence.split())
+    if not sentence:
+        raise RecipeError("Say what the prompt playlist is: prompt:SENTENCE.")
+    recipe = {"prompt": sentence}
+    for name, value in QueryDict(length.lstrip("?")).items():
+        if name not in ("tracks", "minutes") or not value.isdigit() or int(value) < 1:
+            raise RecipeError(f"A prompt playlist's length is tracks=N or minutes=M, not {name}={value}.")
+        recipe[name] = int(value)
+    return recipe
 
 
 class SavedPlaylist(models.Model):
@@ -130,6 +145,8 @@ class SavedPlaylist(models.Model):
             raise RecipeError(f"{', '.join(missing)} is not configured (see README: settings).")
         if kind == Recipe.MIRROR and recipe["server"] in servers:
             raise RecipeError("A mirror copies a playlist to the other server, not onto itself.")
+        if kind == Recipe.PROMPT:
+            recipe["server"] = servers[0]  # picked from the first target's cache
         if kind == Recipe.SMART and not QueryDict(recipe["filters"]).get("source"):
             # Picked from the first target's cache unless the filters name another.
             recipe["filters"] = "&".join(filter(None, [recipe["filters"], f"source={servers[0]}"]))
@@ -273,3 +290,86 @@ class RememberedMatch(models.Model):
             defaults={"rating_key": rating_key, "not_in_library": not rating_key},
         )
         return match
+
+
+class PromptRun(models.Model):
+    """One playlist made from a sentence (or from a track: "More like this"), generated
+    in the worker (playlists.tasks.generate_prompt) while the page polls it."""
+
+    prompt = models.TextField()
+    source = models.CharField(max_length=16, choices=SOURCES, default="plex")
+    # "More like this": the cached track it started from.
+    seed_track = models.ForeignKey("library.Track", null=True, blank=True, on_delete=models.SET_NULL)
+    tracks_asked = models.PositiveIntegerField(null=True, blank=True)
+    minutes_asked = models.PositiveIntegerField(null=True, blank=True)
+    model = models.CharField(max_length=200, blank=True)  # "": LLM_MODEL
+    phase = models.CharField(max_length=16, choices=PromptPhase.choices, default=PromptPhase.QUEUED)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # What the sentence was read as: the rules in words and the builder's query string.
+    rules = models.JSONField(default=list, blank=True)
+    filters = models.TextField(blank=True)
+    matching = models.PositiveIntegerField(default=0)  # tracks the rules leave
+    candidates = models.PositiveIntegerField(default=0)  # of them, sent to the model
+    tokens_sent = models.PositiveIntegerField(default=0)  # estimated before asking
+    prompt_tokens = models.PositiveIntegerField(default=0)  # as the endpoint counted them
+    completion_tokens = models.PositiveIntegerField(default=0)
+    model_seconds = models.FloatField(default=0)
+    app_seconds = models.FloatField(default=0)
+    title = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    # [{"track": cached Track id, "reason": the model's line, "filled": not the model's pick}]
+    picks = models.JSONField(default=list, blank=True)
+    invented = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    broke_rules = models.PositiveIntegerField(default=0)
+    over_cap = models.PositiveIntegerField(default=0)
+    filled = models.PositiveIntegerField(default=0)
+    cut = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.prompt[:60]} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def finished(self):
+        return self.phase in (PromptPhase.DONE, PromptPhase.FAILED)
+
+    def set_phase(self, phase):
+        """Move on to `phase`, seen by the page's next poll (a one-row write, committed at once)."""
+        self.phase = phase
+        PromptRun.objects.filter(pk=self.pk).update(phase=phase)
+
+    def record(self, result):
+        """Keep a playlists.prompting.Result."""
+        checked = result.checked
+        self.rules = list(result.rules.found)
+        self.filters = result.rules.filters.to_query()
+        self.matching, self.candidates = result.pool.matching, len(result.pool.tracks)
+        self.tokens_sent = result.tokens_sent
+        self.prompt_tokens, self.completion_tokens = result.prompt_tokens, result.completion_tokens
+        self.model_seconds, self.app_seconds = result.model_seconds, result.app_seconds
+        self.model = result.model
+        self.title, self.description = result.title, result.description
+        self.picks = [{"track": p.track.pk, "reason": p.reason, "filled": p.filled} for p in checked.picks]
+        for name in ("invented", "duplicates", "broke_rules", "over_cap", "filled", "cut"):
+            setattr(self, name, getattr(checked, name))
+        self.phase = PromptPhase.DONE
+
+    @classmethod
+    def prune(cls):
+        """Keep the newest RUNS_KEPT runs: a page opened a year later need not find its run."""
+        old = cls.objects.values_list("pk", flat=True)[RUNS_KEPT:]
+        cls.objects.filter(pk__in=list(old)).delete()
+
+    def fail(self, message):
+        self.phase = PromptPhase.FAILED
+        self.error = " ".join(message.split())[:500]
+
+    def tracks(self):
+        """(Track, reason, filled) in order; tracks a sync removed since are left out."""
+        rows = Track.objects.in_bulk([p["track"] for p in self.picks])
+        return [(rows[p["track"]], p["reason"], p["filled"]) for p in self.picks if p["track"] in rows]

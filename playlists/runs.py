@@ -38,7 +38,7 @@ from library.models import SyncBusy, SyncState, Track
 from library.sources import SourceError, get_source
 from library.sync import SyncFailed, sync
 from library.vocab import ErrorKind, Phase
-from playlists import outside
+from playlists import llm, outside, prompting
 from playlists.generate import BadFilter, Filters, pick
 from playlists.importers import Entry
 from playlists.matching import Matcher, entry_key
@@ -140,7 +140,7 @@ def _execute(saved, record, adapters, dry_run):
     servers = dict.fromkeys([_recipe_server(saved), *(t.server for t in targets)])
     servers.pop("", None)
     record.detail["synced"] = [server for server in servers if _ready_cache(server)]
-    title, items = _resolve(saved, adapters)
+    title, items = _resolve(saved, adapters, record)
     record.detail["source"] = title
     record.detail["targets"] = {}
     written = False
@@ -167,7 +167,7 @@ def _recipe_server(saved):
     """The server whose cache the recipe reads, or ""."""
     if saved.kind == Recipe.SMART:
         return _filters(saved).source
-    if saved.kind == Recipe.MIRROR:
+    if saved.kind in (Recipe.MIRROR, Recipe.PROMPT):
         return saved.recipe.get("server", "")
     return ""
 
@@ -216,7 +216,7 @@ def _ready_cache(server):
 # --- the recipe ----------------------------------------------------------------------------------
 
 
-def _resolve(saved, adapters):
+def _resolve(saved, adapters, record):
     """(the source's title, the recipe's entries in order)."""
     if saved.kind == Recipe.SMART:
         filters = _filters(saved)
@@ -226,6 +226,8 @@ def _resolve(saved, adapters):
         return playlist.title, [_Item(entry) for entry in playlist.entries]
     if saved.kind == Recipe.MIRROR:
         return _mirrored(saved.recipe, adapters)
+    if saved.kind == Recipe.PROMPT:
+        return _prompted(saved.recipe, record)
     raise RunFailed(f"Unknown recipe {saved.kind!r}.")
 
 
@@ -233,6 +235,25 @@ def _from_cache(track):
     # The recording id carries the match across servers when both know it.
     entry = Entry(track.artist, track.title, track.album, track.duration_ms, mbid=track.recording_mbid)
     return _Item(entry, track.source, track.rating_key)
+
+
+def _prompted(recipe, record):
+    """A fresh selection for the sentence, from its server's cache; the model's
+    description becomes the targets' summary."""
+    rules = prompting.read_rules(
+        recipe.get("prompt", ""), recipe.get("server") or "plex", recipe.get("tracks"), recipe.get("minutes")
+    )
+    try:
+        result = prompting.generate(rules)
+    except (llm.LLMError, prompting.NothingMatches) as exc:
+        raise RunFailed(str(exc)) from None
+    record.detail["description"] = result.description
+    record.detail["prompt"] = {
+        "tokens": result.prompt_tokens + result.completion_tokens,
+        "invented": result.checked.invented,
+        "filled": result.checked.filled,
+    }
+    return result.title, [_from_cache(pick.track) for pick in result.checked.picks]
 
 
 def _mirrored(recipe, adapters):
@@ -323,12 +344,16 @@ def _apply(saved, target, desired, adapter, record, dry_run):
     record.kept += len(final) - len(to_add)
     if dry_run:
         return True
+    description = record.detail.get("description", "")
     if not target.playlist_id:
         if final:
-            target.playlist_id = adapter.create_playlist(saved.name, final).id
+            target.playlist_id = adapter.create_playlist(saved.name, final, summary=description).id
             detail["playlist_id"] = target.playlist_id
-    elif final != current:
-        adapter.update_playlist(target.playlist_id, final, title=saved.name, entries=entries)
+    else:
+        if final != current:
+            adapter.update_playlist(target.playlist_id, final, title=saved.name, entries=entries)
+        if description:
+            adapter.set_playlist_summary(target.playlist_id, description)
     target.written_keys = [key for key in desired if key in wanted]
     target.save()
     return True

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from playlists import saved_views, views
+from playlists import prompt_views, saved_views, views
 
 urlpatterns = [
     path("", views.builder, name="builder"),
@@ -20,4 +20,11 @@ urlpatterns = [
     path("playlists/saved/<int:pk>/run", saved_views.saved_run, name="saved-run"),
     path("playlists/saved/<int:pk>/delete", saved_views.saved_delete, name="saved-delete"),
     path("playlists/saved/<int:pk>/review", saved_views.saved_review, name="saved-review"),
+    path("playlists/prompt", prompt_views.prompt_page, name="prompt"),
+    path("playlists/prompt/preview", prompt_views.prompt_preview, name="prompt-preview"),
+    path("playlists/prompt/models", prompt_views.prompt_models, name="prompt-models"),
+    path("playlists/prompt/start", prompt_views.prompt_start, name="prompt-start"),
+    path("playlists/prompt/run/<int:run_id>", prompt_views.prompt_run, name="prompt-run"),
+    path("playlists/prompt/run/<int:run_id>/save", prompt_views.prompt_save, name="prompt-save"),
+    path("playlists/prompt/run/<int:run_id>/keep", prompt_views.prompt_keep, name="prompt-keep"),
 ]

@@ -2,8 +2,8 @@
 
 import pytest
 
-from playlists.models import PlaylistRun, RememberedMatch, SavedPlaylist
-from playlists.vocab import Outcome
+from playlists.models import PlaylistRun, PromptRun, RememberedMatch, SavedPlaylist
+from playlists.vocab import Outcome, PromptPhase
 
 
 @pytest.fixture
@@ -27,3 +27,12 @@ def test_saved_playlists_runs_and_choices_are_shown_read_only(admin_client, save
         assert shown in page, url
         assert 'name="_save"' not in page and "super-secret-token" not in page, url
     assert admin_client.get("/admin/playlists/savedplaylist/add/").status_code == 403
+
+
+def test_prompt_runs_are_shown_read_only_without_the_model_key(admin_client, settings):
+    settings.LLM_BASE_URL, settings.LLM_API_KEY = "http://llm.invalid/v1", "sk-super-secret-llm-key"
+    run = PromptRun.objects.create(prompt="rainy Sunday jazz", title="Rainy Sunday", phase=PromptPhase.DONE)
+    for url in ("/admin/playlists/promptrun/?q=rainy", f"/admin/playlists/promptrun/{run.pk}/change/"):
+        page = admin_client.get(url).content.decode()
+        assert "rainy Sunday jazz" in page, url
+        assert 'name="_save"' not in page and "sk-super-secret-llm-key" not in page, url

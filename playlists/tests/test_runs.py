@@ -12,6 +12,7 @@ from library.sync import sync
 from library.vocab import Phase
 from playlists import runs
 from playlists.fakes.listenbrainz import FakeListenBrainzServer
+from playlists.fakes.llm import Misbehaviour
 from playlists.fakes.web import FakeWebServer
 from playlists.importers import Entry
 from playlists.matching import entry_key
@@ -364,3 +365,30 @@ def test_a_listenbrainz_weekly_exploration_follows_the_newest_one(plex, settings
         record = runs.run(saved.pk)
     assert record.detail["source"] == "Week 2"
     assert contents(plex, saved) == keys(tracks[3:])
+
+
+def test_a_prompt_playlist_is_a_fresh_selection_each_run_in_place_with_its_description(plex, fake_llm):
+    saved = SavedPlaylist.add("Loud", "prompt:only motorhead", ["plex"], filters="tracks=6")
+    first = runs.run(saved.pk)
+    assert first.outcome == Outcome.DONE, first.error
+    playlist_id = saved.targets.get().playlist_id
+    made = plex.playlists[int(playlist_id)]
+    assert len(made.items) == 6 and made.summary == first.detail["description"]
+    credited = Track.objects.filter(rating_key__in=[str(k) for k in made.items])
+    assert all("Motörhead" in {*t.artists, t.album_artist, t.artist} for t in credited)
+    second = runs.run(saved.pk)
+    assert second.outcome == Outcome.DONE
+    assert saved.targets.get().playlist_id == playlist_id  # updated in place
+    assert "only motorhead" in fake_llm.chat_bodies[-1]["messages"][1]["content"]
+
+
+def test_a_prompt_playlist_whose_model_fails_leaves_the_target_untouched(plex, fake_llm):
+    saved = SavedPlaylist.add("Loud", "prompt:only motorhead", ["plex"], filters="tracks=6")
+    runs.run(saved.pk)
+    playlist_id = int(saved.targets.get().playlist_id)
+    before = list(plex.playlists[playlist_id].items)
+    plex.reset_counts()
+    fake_llm.misbehave = Misbehaviour.WRONG_KIND
+    failed = runs.run(saved.pk)
+    assert failed.outcome == Outcome.FAILED and "did not answer with the JSON asked for" in failed.error
+    assert plex.playlists[playlist_id].items == before and writes(plex) == 0

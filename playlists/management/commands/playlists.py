@@ -16,12 +16,16 @@ class Command(BaseCommand):
             "--source",
             required=True,
             help="smart (with --filters), plex:TITLE or jellyfin:TITLE (a mirror), "
-            "an http(s) URL, a file, or listenbrainz:USER/weekly-exploration",
+            "an http(s) URL, a file, listenbrainz:USER/weekly-exploration, or prompt:SENTENCE",
         )
         add.add_argument("--to", action="append", required=True, choices=["plex", "jellyfin"])
         add.add_argument("--mode", choices=WriteMode.values, default=WriteMode.REPLACE)
         add.add_argument("--every", default="", help="6h, 1d, 1w (default: only when run)")
-        add.add_argument("--filters", default="", help="the builder's query string, for --source smart")
+        add.add_argument(
+            "--filters",
+            default="",
+            help="the builder's query string, for --source smart; tracks=N or minutes=M for a prompt",
+        )
         add.add_argument("--allow-empty", action="store_true", help="let an empty result empty the target")
         run = actions.add_parser("run", help="run a saved playlist now, in the foreground")
         run.add_argument("name")
