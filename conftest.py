@@ -206,7 +206,8 @@ class Stack:
 
         try:
             return self.session.get(self.url + path, timeout=5)
-        except requests.ConnectionError:
+        # Not up yet, or a first answer slow on a loaded machine: wait_for asks again.
+        except (requests.ConnectionError, requests.Timeout):
             return requests.Response()
 
     def post(self, path, data=None):
