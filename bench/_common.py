@@ -46,6 +46,7 @@ class Cleanup:
     def __init__(self, keep=False):
         self.procs = []
         self.dirs = []
+        self.callbacks = []
         self.keep = keep or os.environ.get("BENCH_KEEP") == "1"
 
     def __enter__(self):
@@ -57,6 +58,8 @@ class Cleanup:
 
     def __exit__(self, *exc):
         self.stop_all()
+        for callback in reversed(self.callbacks):
+            callback()
         for d in self.dirs:
             if self.keep:
                 print(f"(kept {d})", file=sys.stderr)
@@ -140,6 +143,39 @@ def new_data_dir(cleanup, name):
     shutil.copy(_template["db"], data / "library_cache.db")
     shutil.copy(_template["key"], data / "secret_key")
     return data
+
+
+def start_postgres(cleanup):
+    """PostgreSQL (and Redis) started by bin/services, stopped on exit, with a template
+    database migrated once; returns new_database(name), which makes a fresh migrated
+    database from it and returns its DATABASE_URL."""
+    services = [str(ROOT / "bin" / "services")]
+    started = subprocess.run([*services, "start"], capture_output=True, text=True)
+    if started.returncode:
+        raise RuntimeError(f"bin/services could not start PostgreSQL: {started.stderr.strip()}")
+    cleanup.callbacks.append(lambda: subprocess.run([*services, "stop"], check=False))
+    server = dict(line.split("=", 1) for line in started.stdout.split())["DATABASE_URL"]
+
+    def url(name):
+        return server.rsplit("/", 1)[0] + f"/{name}"
+
+    m = run_measured(
+        cleanup,
+        processes.manage("migrate", "--noinput"),
+        env_for(cleanup.tempdir("pg-template"), DATABASE_URL=server),
+    )
+    if m.returncode:
+        raise RuntimeError(f"manage.py migrate on PostgreSQL failed:\n{m.stdout}")
+
+    def new_database(name):
+        import psycopg
+
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{server.rsplit("/", 1)[1]}"')
+        return url(name)
+
+    return new_database
 
 
 free_port = processes.free_port

@@ -1,12 +1,16 @@
 """Full sync from the fake Plex, beside its floor (the same requests and parsing, no database).
 
     .venv/bin/python bench/sync.py [--tracks 18432 100000] [--repeat 3] [--page-size 1000]
+                                   [--database sqlite postgres]
 
 For each library size: the fake Plex runs in its own process (`manage.py fakeplex`); the floor
 and the sync each run in a process of their own (bench/_runner.py) against a fresh data dir,
 so the peak RSS is that process's own (wait4's ru_maxrss). Targets: sync within 2x the floor,
 peak RSS under 200 MB at 100k, and flat in library size; at most 2 x (track pages) + 20
 requests, although the fake Plex, like real ones, lists only two genres per item.
+`--database postgres` adds a sync into PostgreSQL (started by bin/services from Debian's
+packages, a fresh database each run) beside the SQLite one; the PostgreSQL server's own
+memory and CPU are not in its figures.
 """
 
 import argparse
@@ -21,24 +25,30 @@ from _common import (
     run_measured,
     runner,
     start_fakeplex,
+    start_postgres,
     table,
 )
 
 RSS_LIMIT_MB = 200
 RATIO_LIMIT = 2.0
+# What each run measures: the floor, then a sync into each database asked for.
+_WHAT = {"sqlite": "sync", "postgres": "sync on PostgreSQL"}
 
 
-def measure(cleanup, tracks, repeat, page_size):
+def measure(cleanup, tracks, repeat, page_size, databases, new_database):
     logs = cleanup.tempdir(f"logs-{tracks}")
     fake, url = start_fakeplex(cleanup, tracks, logs / "fakeplex.log")
     rows = []
     try:
         for i in range(repeat):
-            for what in ("floor", "sync"):
-                data = new_data_dir(cleanup, f"{what}-{tracks}")
+            for database in ("floor", *databases):
+                what = _WHAT.get(database, database)
+                data = new_data_dir(cleanup, f"{database}-{tracks}")
                 env = env_for(data, url, SYNC_PAGE_SIZE=page_size)
+                if database == "postgres":
+                    env["DATABASE_URL"] = new_database(f"bench_{tracks}_{i}")
                 fake_cpu = cpu_seconds(fake.pid)
-                m = run_measured(cleanup, runner(what), env, timeout=900)
+                m = run_measured(cleanup, runner("floor" if what == "floor" else "sync"), env, timeout=900)
                 fake_cpu = cpu_seconds(fake.pid) - fake_cpu
                 if m.returncode:
                     raise RuntimeError(f"{what} at {tracks} tracks failed (exit {m.returncode}):\n{m.stdout}")
@@ -60,13 +70,27 @@ def measure(cleanup, tracks, repeat, page_size):
                     }
                 )
                 print(
-                    f"  {tracks:>7,} {what:<5} run {i + 1}: {r['wall_s']:.2f} s, {r['requests']} requests, "
+                    f"  {tracks:>7,} {what:<18} run {i + 1}: {r['wall_s']:.2f} s, {r['requests']} requests, "
                     f"peak RSS {m.peak_rss_mb:.0f} MB",
                     flush=True,
                 )
     finally:
         cleanup.stop(fake)
     return rows
+
+
+def _row(tracks, row, runs, vs_floor):
+    return [
+        f"{tracks:,}",
+        row["what"],
+        f"{row['wall_s']:.2f}",
+        f"{tracks / row['wall_s']:,.0f}",
+        row["requests"],
+        f"{max(r['peak_rss_mb'] for r in runs):.0f}",
+        f"{row['cpu_s']:.1f}",
+        f"{row['fake_cpu_s']:.1f}",
+        vs_floor,
+    ]
 
 
 def main():
@@ -78,54 +102,47 @@ def main():
         "--repeat", type=int, default=3, help="floor+sync pairs per size (the median is shown)"
     )
     parser.add_argument("--page-size", type=int, default=1000, help="SYNC_PAGE_SIZE, for floor and sync")
+    parser.add_argument(
+        "--database", nargs="+", choices=sorted(_WHAT), default=["sqlite"], help="where the syncs write"
+    )
     args = parser.parse_args()
 
     header("bench/sync.py: full sync vs the no-database floor")
+    whats = ["floor", *(_WHAT[d] for d in args.database)]
     with Cleanup() as cleanup:
+        new_database = start_postgres(cleanup) if "postgres" in args.database else None
         rows = []
         for tracks in args.tracks:
-            rows += measure(cleanup, tracks, args.repeat, args.page_size)
+            rows += measure(cleanup, tracks, args.repeat, args.page_size, args.database, new_database)
 
     print()
     out, failures, best = [], [], {}
     page_size = args.page_size
     for tracks in args.tracks:
-        runs = {
-            what: [r for r in rows if r["tracks"] == tracks and r["what"] == what]
-            for what in ("floor", "sync")
-        }
+        runs = {what: [r for r in rows if r["tracks"] == tracks and r["what"] == what] for what in whats}
         # The median run of each (by wall time), and the sync/floor ratio of each pair as run.
-        fl, sy = (
-            sorted(runs[w], key=lambda r: r["wall_s"])[(len(runs[w]) - 1) // 2] for w in ("floor", "sync")
-        )
-        best[(tracks, "sync")] = {**sy, "peak_rss_mb": max(r["peak_rss_mb"] for r in runs["sync"])}
-        ratio = sy["wall_s"] / fl["wall_s"]
-        pairs = sorted(s["wall_s"] / f["wall_s"] for f, s in zip(runs["floor"], runs["sync"], strict=True))
-        spread = f" ({pairs[0]:.2f}-{pairs[-1]:.2f})" if len(pairs) > 1 else ""
-        for row in (fl, sy):
-            out.append(
-                [
-                    f"{tracks:,}",
-                    row["what"],
-                    f"{row['wall_s']:.2f}",
-                    f"{tracks / row['wall_s']:,.0f}",
-                    row["requests"],
-                    f"{max(r['peak_rss_mb'] for r in runs[row['what']]):.0f}",
-                    f"{row['cpu_s']:.1f}",
-                    f"{row['fake_cpu_s']:.1f}",
-                    f"{ratio:.2f}x{spread}" if row is sy else "1.00x",
-                ]
-            )
-        budget = 2 * -(-tracks // page_size) + 20
-        if sy["requests"] > budget:
-            failures.append(f"{tracks:,} tracks: sync made {sy['requests']} requests (budget {budget})")
-        if ratio > RATIO_LIMIT:
-            failures.append(
-                f"{tracks:,} tracks: sync takes {ratio:.2f}x the floor (target <= {RATIO_LIMIT}x)"
-            )
-        peak = max(r["peak_rss_mb"] for r in runs["sync"])
-        if tracks >= 100000 and peak >= RSS_LIMIT_MB:
-            failures.append(f"{tracks:,} tracks: sync peak RSS {peak:.0f} MB (target < {RSS_LIMIT_MB} MB)")
+        median = {w: sorted(runs[w], key=lambda r: r["wall_s"])[(len(runs[w]) - 1) // 2] for w in whats}
+        fl = median["floor"]
+        out.append(_row(tracks, fl, runs["floor"], "1.00x"))
+        for what in whats[1:]:
+            sy = median[what]
+            best[(tracks, what)] = {**sy, "peak_rss_mb": max(r["peak_rss_mb"] for r in runs[what])}
+            ratio = sy["wall_s"] / fl["wall_s"]
+            pairs = sorted(s["wall_s"] / f["wall_s"] for f, s in zip(runs["floor"], runs[what], strict=True))
+            spread = f" ({pairs[0]:.2f}-{pairs[-1]:.2f})" if len(pairs) > 1 else ""
+            out.append(_row(tracks, sy, runs[what], f"{ratio:.2f}x{spread}"))
+            budget = 2 * -(-tracks // page_size) + 20
+            if sy["requests"] > budget:
+                failures.append(f"{tracks:,} tracks: {what} made {sy['requests']} requests (budget {budget})")
+            if ratio > RATIO_LIMIT:
+                failures.append(
+                    f"{tracks:,} tracks: {what} takes {ratio:.2f}x the floor (target <= {RATIO_LIMIT}x)"
+                )
+            peak = max(r["peak_rss_mb"] for r in runs[what])
+            if tracks >= 100000 and peak >= RSS_LIMIT_MB:
+                failures.append(
+                    f"{tracks:,} tracks: {what} peak RSS {peak:.0f} MB (target < {RSS_LIMIT_MB} MB)"
+                )
     headers = [
         "tracks",
         "what",
@@ -138,7 +155,7 @@ def main():
         "vs floor",
     ]
     print(table(headers, out))
-    syncs = [best[(t, "sync")] for t in sorted(args.tracks)]
+    syncs = [best[(t, whats[1])] for t in sorted(args.tracks)]
     if len(syncs) > 1:
         small, big = syncs[0], syncs[-1]
         growth = big["peak_rss_mb"] - small["peak_rss_mb"]
