@@ -63,6 +63,28 @@ def test_bad_values_are_refused_with_the_variable_name(tmp_path, name, value, me
     assert message in result.stderr
 
 
+def test_database_url_must_be_postgresql_and_is_never_echoed(tmp_path):
+    result = _manage(tmp_path, "check", DATABASE_URL="mysql://mediasage:s3cret-pw@nas/mediasage")
+    assert result.returncode != 0
+    assert "DATABASE_URL must be a postgres:// URL" in result.stderr
+    assert "s3cret-pw" not in result.stderr
+
+
+def test_redis_url_must_be_a_redis_url(tmp_path):
+    result = _manage(tmp_path, "check", REDIS_URL="http://nas:6379")
+    assert result.returncode != 0
+    assert "REDIS_URL must be a redis:// URL" in result.stderr
+
+
+def test_an_unreachable_postgresql_stops_a_command_with_one_line(tmp_path):
+    url = f"postgres://mediasage:s3cret-pw@127.0.0.1:{processes.free_port()}/mediasage"
+    result = _manage(tmp_path, "migrate", DATABASE_URL=url)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "The library database server (PostgreSQL) did not answer: is it running and reachable?"
+    ]
+
+
 def test_migrations_apply_on_an_empty_data_dir(tmp_path):
     result = _manage(tmp_path, "migrate", "--noinput")
     assert result.returncode == 0, result.stderr
