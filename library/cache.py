@@ -23,14 +23,21 @@ _COLUMNS = [f.column for f in _FIELDS]
 _DATA_COLUMNS = [c for c in _COLUMNS if c not in ("source", "rating_key")]
 
 
+def _text(value):
+    # A server's JSON can carry \u0000, which PostgreSQL refuses in text and jsonb.
+    return value.replace("\x00", "") if isinstance(value, str) else value
+
+
 def _prep(field):
-    """How a value of this field is written, as the ORM would write it."""
-    if isinstance(field, models.JSONField):
-        return lambda value: connection.ops.adapt_json_value(value, None)
+    """How a value of this field is written, as the ORM would write it (less NULs)."""
+    if isinstance(field, models.JSONField):  # lists of names
+        return lambda values: connection.ops.adapt_json_value([_text(v) for v in values], None)
     if isinstance(field, models.DateTimeField):
         return connection.ops.adapt_datetimefield_value
     if isinstance(field, models.BooleanField):
         return bool
+    if isinstance(field, models.CharField):
+        return _text
     return None
 
 
