@@ -10,7 +10,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -352,7 +352,7 @@ WHITENOISE_USE_FINDERS = True
 # still runs (the ORM broker's redelivery; Redis has none).
 SYNC_TASK_TIMEOUT = _env_int("SYNC_TASK_TIMEOUT", 3 * 3600, minimum=60)
 REDIS_URL = _redis_url("REDIS_URL")
-REDIS_PASSWORD = urlparse(REDIS_URL).password or ""
+REDIS_PASSWORD = unquote(urlparse(REDIS_URL).password or "")
 Q_CLUSTER = {
     "name": "mediasage",
     **({"redis": REDIS_URL} if REDIS_URL else {"orm": "default"}),
