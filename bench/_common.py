@@ -147,13 +147,16 @@ def new_data_dir(cleanup, name):
 
 def start_postgres(cleanup):
     """PostgreSQL (and Redis) started by bin/services, stopped on exit, with a template
-    database migrated once; returns new_database(name), which makes a fresh migrated
-    database from it and returns its DATABASE_URL."""
+    database migrated once. Returns (new_database, the server's pid): new_database(name)
+    makes a fresh migrated database from the template and returns its DATABASE_URL."""
     services = [str(ROOT / "bin" / "services")]
-    started = subprocess.run([*services, "start"], capture_output=True, text=True)
+    # Beside, not in place of, the servers of a test run in this checkout.
+    where = ROOT / "test-output" / "bench-services"
+    env = {**os.environ, "MEDIASAGE_SERVICES_DIR": str(where)}
+    started = subprocess.run([*services, "start"], capture_output=True, text=True, env=env)
     if started.returncode:
         raise RuntimeError(f"bin/services could not start PostgreSQL: {started.stderr.strip()}")
-    cleanup.callbacks.append(lambda: subprocess.run([*services, "stop"], check=False))
+    cleanup.callbacks.append(lambda: subprocess.run([*services, "stop"], check=False, env=env))
     server = dict(line.split("=", 1) for line in started.stdout.split())["DATABASE_URL"]
 
     def url(name):
@@ -175,7 +178,7 @@ def start_postgres(cleanup):
             conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{server.rsplit("/", 1)[1]}"')
         return url(name)
 
-    return new_database
+    return new_database, int((where / "pg" / "postmaster.pid").read_text().split()[0])
 
 
 free_port = processes.free_port
@@ -263,13 +266,14 @@ def _killpg(pid):
         os.killpg(pid, signal.SIGKILL)
 
 
-def cpu_seconds(pid):
-    """User + system CPU seconds a running process has used so far (from /proc)."""
+def cpu_seconds(pid, reaped=False):
+    """User + system CPU seconds a running process has used so far (from /proc); with
+    reaped, its children's that have ended too (PostgreSQL's backends, one a connection)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except FileNotFoundError:
         return float("nan")
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    return sum(int(f) for f in fields[11 : 15 if reaped else 13]) / _TICKS
 
 
 def runner(mode, *args):

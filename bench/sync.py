@@ -35,7 +35,7 @@ RATIO_LIMIT = 2.0
 _WHAT = {"sqlite": "sync", "postgres": "sync on PostgreSQL"}
 
 
-def measure(cleanup, tracks, repeat, page_size, databases, new_database):
+def measure(cleanup, tracks, repeat, page_size, databases, postgres):
     logs = cleanup.tempdir(f"logs-{tracks}")
     fake, url = start_fakeplex(cleanup, tracks, logs / "fakeplex.log")
     rows = []
@@ -45,11 +45,16 @@ def measure(cleanup, tracks, repeat, page_size, databases, new_database):
                 what = _WHAT.get(database, database)
                 data = new_data_dir(cleanup, f"{database}-{tracks}")
                 env = env_for(data, url, SYNC_PAGE_SIZE=page_size)
+                db_cpu = None
                 if database == "postgres":
+                    new_database, server = postgres
                     env["DATABASE_URL"] = new_database(f"bench_{tracks}_{i}")
+                    db_cpu = cpu_seconds(server, reaped=True)
                 fake_cpu = cpu_seconds(fake.pid)
                 m = run_measured(cleanup, runner("floor" if what == "floor" else "sync"), env, timeout=900)
                 fake_cpu = cpu_seconds(fake.pid) - fake_cpu
+                if db_cpu is not None:
+                    db_cpu = cpu_seconds(server, reaped=True) - db_cpu
                 if m.returncode:
                     raise RuntimeError(f"{what} at {tracks} tracks failed (exit {m.returncode}):\n{m.stdout}")
                 r = m.json()
@@ -67,6 +72,7 @@ def measure(cleanup, tracks, repeat, page_size, databases, new_database):
                         "base_rss_mb": r["rss_before_mb"],
                         "cpu_s": m.cpu_s,
                         "fake_cpu_s": fake_cpu,
+                        "db_cpu_s": db_cpu,
                     }
                 )
                 print(
@@ -89,6 +95,7 @@ def _row(tracks, row, runs, vs_floor):
         f"{max(r['peak_rss_mb'] for r in runs):.0f}",
         f"{row['cpu_s']:.1f}",
         f"{row['fake_cpu_s']:.1f}",
+        "-" if row["db_cpu_s"] is None else f"{row['db_cpu_s']:.1f}",
         vs_floor,
     ]
 
@@ -110,10 +117,10 @@ def main():
     header("bench/sync.py: full sync vs the no-database floor")
     whats = ["floor", *(_WHAT[d] for d in args.database)]
     with Cleanup() as cleanup:
-        new_database = start_postgres(cleanup) if "postgres" in args.database else None
+        postgres = start_postgres(cleanup) if "postgres" in args.database else None
         rows = []
         for tracks in args.tracks:
-            rows += measure(cleanup, tracks, args.repeat, args.page_size, args.database, new_database)
+            rows += measure(cleanup, tracks, args.repeat, args.page_size, args.database, postgres)
 
     print()
     out, failures, best = [], [], {}
@@ -152,6 +159,7 @@ def main():
         "peak RSS MB",
         "CPU s",
         "fake CPU s",
+        "db CPU s",
         "vs floor",
     ]
     print(table(headers, out))
@@ -172,7 +180,8 @@ def main():
         "\nwall s: the median run; claim to result inside the process (Django start-up excluded). vs floor:\n"
         "median sync / median floor (in brackets: the range of the ratios of the pairs as run). peak RSS:\n"
         "the highest of the runs (the process's own ru_maxrss). CPU s: that process's user+sys; fake CPU s:\n"
-        "the fake Plex process's CPU over the same run."
+        "the fake Plex process's CPU over the same run; db CPU s: the PostgreSQL server's (its ended\n"
+        "backends; SQLite's work is in the sync's own CPU s)."
     )
     print("\n" + ("TARGETS MISSED:\n  " + "\n  ".join(failures) if failures else "all targets met"))
     return 1 if failures else 0
