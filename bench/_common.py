@@ -266,14 +266,31 @@ def _killpg(pid):
         os.killpg(pid, signal.SIGKILL)
 
 
-def cpu_seconds(pid, reaped=False):
-    """User + system CPU seconds a running process has used so far (from /proc); with
-    reaped, its children's that have ended too (PostgreSQL's backends, one a connection)."""
+def _stat(pid):
+    """The fields of /proc/PID/stat after the command name (state is [0], ppid [1])."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds a running process has used so far (from /proc)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = _stat(pid)
     except FileNotFoundError:
         return float("nan")
-    return sum(int(f) for f in fields[11 : 15 if reaped else 13]) / _TICKS
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def server_cpu_seconds(pid):
+    """CPU seconds of a server that forks a child per connection (PostgreSQL): its own,
+    its children's now (an ended one keeps its figures until reaped) and those reaped."""
+    fields = _stat(pid)
+    total = sum(int(f) for f in fields[11:15])
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError):
+            child = stat.read_text().rsplit(")", 1)[1].split()
+            if child[1] == str(pid):
+                total += int(child[11]) + int(child[12])
+    return total / _TICKS
 
 
 def runner(mode, *args):

@@ -24,6 +24,7 @@ from _common import (
     run,
     run_measured,
     runner,
+    server_cpu_seconds,
     start_fakeplex,
     start_postgres,
     table,
@@ -49,12 +50,12 @@ def measure(cleanup, tracks, repeat, page_size, databases, postgres):
                 if database == "postgres":
                     new_database, server = postgres
                     env["DATABASE_URL"] = new_database(f"bench_{tracks}_{i}")
-                    db_cpu = cpu_seconds(server, reaped=True)
+                    db_cpu = server_cpu_seconds(server)
                 fake_cpu = cpu_seconds(fake.pid)
                 m = run_measured(cleanup, runner("floor" if what == "floor" else "sync"), env, timeout=900)
                 fake_cpu = cpu_seconds(fake.pid) - fake_cpu
                 if db_cpu is not None:
-                    db_cpu = cpu_seconds(server, reaped=True) - db_cpu
+                    db_cpu = server_cpu_seconds(server) - db_cpu
                 if m.returncode:
                     raise RuntimeError(f"{what} at {tracks} tracks failed (exit {m.returncode}):\n{m.stdout}")
                 r = m.json()
@@ -180,8 +181,8 @@ def main():
         "\nwall s: the median run; claim to result inside the process (Django start-up excluded). vs floor:\n"
         "median sync / median floor (in brackets: the range of the ratios of the pairs as run). peak RSS:\n"
         "the highest of the runs (the process's own ru_maxrss). CPU s: that process's user+sys; fake CPU s:\n"
-        "the fake Plex process's CPU over the same run; db CPU s: the PostgreSQL server's (its ended\n"
-        "backends; SQLite's work is in the sync's own CPU s)."
+        "the fake Plex process's CPU over the same run; db CPU s: the PostgreSQL server's processes'\n"
+        "(SQLite's work is in the sync's own CPU s)."
     )
     print("\n" + ("TARGETS MISSED:\n  " + "\n  ".join(failures) if failures else "all targets met"))
     return 1 if failures else 0
