@@ -46,6 +46,7 @@ class Cleanup:
     def __init__(self, keep=False):
         self.procs = []
         self.dirs = []
+        self.callbacks = []
         self.keep = keep or os.environ.get("BENCH_KEEP") == "1"
 
     def __enter__(self):
@@ -57,6 +58,8 @@ class Cleanup:
 
     def __exit__(self, *exc):
         self.stop_all()
+        for callback in reversed(self.callbacks):
+            callback()
         for d in self.dirs:
             if self.keep:
                 print(f"(kept {d})", file=sys.stderr)
@@ -140,6 +143,42 @@ def new_data_dir(cleanup, name):
     shutil.copy(_template["db"], data / "library_cache.db")
     shutil.copy(_template["key"], data / "secret_key")
     return data
+
+
+def start_postgres(cleanup):
+    """PostgreSQL (and Redis) started by bin/services, stopped on exit, with a template
+    database migrated once. Returns (new_database, the server's pid): new_database(name)
+    makes a fresh migrated database from the template and returns its DATABASE_URL."""
+    services = [str(ROOT / "bin" / "services")]
+    # Beside, not in place of, the servers of a test run in this checkout.
+    where = ROOT / "test-output" / "bench-services"
+    env = {**os.environ, "MEDIASAGE_SERVICES_DIR": str(where)}
+    started = subprocess.run([*services, "start"], capture_output=True, text=True, env=env)
+    if started.returncode:
+        raise RuntimeError(f"bin/services could not start PostgreSQL: {started.stderr.strip()}")
+    cleanup.callbacks.append(lambda: subprocess.run([*services, "stop"], check=False, env=env))
+    server = dict(line.split("=", 1) for line in started.stdout.split())["DATABASE_URL"]
+
+    def url(name):
+        return server.rsplit("/", 1)[0] + f"/{name}"
+
+    m = run_measured(
+        cleanup,
+        processes.manage("migrate", "--noinput"),
+        env_for(cleanup.tempdir("pg-template"), DATABASE_URL=server),
+    )
+    if m.returncode:
+        raise RuntimeError(f"manage.py migrate on PostgreSQL failed:\n{m.stdout}")
+
+    def new_database(name):
+        import psycopg
+
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{server.rsplit("/", 1)[1]}"')
+        return url(name)
+
+    return new_database, int((where / "pg" / "postmaster.pid").read_text().split()[0])
 
 
 free_port = processes.free_port
@@ -237,13 +276,31 @@ def _killpg(pid):
         os.killpg(pid, signal.SIGKILL)
 
 
+def _stat(pid):
+    """The fields of /proc/PID/stat after the command name (state is [0], ppid [1])."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid):
     """User + system CPU seconds a running process has used so far (from /proc)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = _stat(pid)
     except FileNotFoundError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def server_cpu_seconds(pid):
+    """CPU seconds of a server that forks a child per connection (PostgreSQL): its own,
+    its children's now (an ended one keeps its figures until reaped) and those reaped."""
+    fields = _stat(pid)
+    total = sum(int(f) for f in fields[11:15])
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError):
+            child = stat.read_text().rsplit(")", 1)[1].split()
+            if child[1] == str(pid):
+                total += int(child[11]) + int(child[12])
+    return total / _TICKS
 
 
 def runner(mode, *args):

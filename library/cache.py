@@ -4,10 +4,11 @@ leaves the cache as it was, readers never see half a library, and no write
 transaction is ever held across a network call.
 
 Plain SQL, since building model instances for bulk_create was half of a sync's
-CPU time; the columns come from the models, so the SQL follows them.
+CPU time; the columns come from the models, so the SQL follows them. It is the SQL
+SQLite and PostgreSQL share (ON CONFLICT, IS DISTINCT FROM), but for the one epoch
+conversion below.
 """
 
-import json
 import logging
 
 from django.db import DatabaseError, connection, models, transaction
@@ -22,21 +23,28 @@ _COLUMNS = [f.column for f in _FIELDS]
 _DATA_COLUMNS = [c for c in _COLUMNS if c not in ("source", "rating_key")]
 
 
+def _text(value):
+    # A server's JSON can carry \u0000, which PostgreSQL refuses in text and jsonb.
+    return value.replace("\x00", "") if isinstance(value, str) else value
+
+
 def _prep(field):
-    """How a value of this field is written, as the ORM would write it."""
-    if isinstance(field, models.JSONField):
-        return json.dumps
+    """How a value of this field is written, as the ORM would write it (less NULs)."""
+    if isinstance(field, models.JSONField):  # lists of names
+        return lambda values: connection.ops.adapt_json_value([_text(v) for v in values], None)
     if isinstance(field, models.DateTimeField):
         return connection.ops.adapt_datetimefield_value
     if isinstance(field, models.BooleanField):
-        return int
+        return bool
+    if isinstance(field, models.CharField):
+        return _text
     return None
 
 
 _STAGE_PREP = [(f.name, _prep(f)) for f in _FIELDS]
 _STAGE_SQL = (
-    f"INSERT OR IGNORE INTO {StagedTrack._meta.db_table} ({', '.join(_COLUMNS)}) "
-    f"VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
+    f"INSERT INTO {StagedTrack._meta.db_table} ({', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(_COLUMNS))}) ON CONFLICT DO NOTHING"
 )
 
 
@@ -56,7 +64,7 @@ def expected_tracks(source):
     by this sync: staged is 1) change them. Computed in SQL: a Python datetime for each of
     100k rows costs a tenth of a second."""
     track, staged = Track._meta.db_table, StagedTrack._meta.db_table
-    columns = "rating_key, CAST(strftime('%%s', added_at) AS INTEGER), album_key"
+    columns = f"rating_key, {_EPOCH[connection.vendor]}, album_key"
     with connection.cursor() as cur:
         cur.execute(
             f"SELECT {columns}, 0 FROM {track} t WHERE source = %s AND NOT EXISTS "
@@ -65,6 +73,13 @@ def expected_tracks(source):
             [source, source],
         )
         return cur.fetchall()
+
+
+# added_at in whole epoch seconds, in each database's words.
+_EPOCH = {
+    "sqlite": "CAST(strftime('%%s', added_at) AS INTEGER)",
+    "postgresql": "CAST(FLOOR(EXTRACT(EPOCH FROM added_at)) AS BIGINT)",
+}
 
 
 def clear_staging(source):
@@ -88,12 +103,12 @@ def merge(state, wipe, remove, gone=None):
     source = state.source
     track, staged = Track._meta.db_table, StagedTrack._meta.db_table
     same_key = "t.source = s.source AND t.rating_key = s.rating_key"
-    changed = " OR ".join(f"t.{c} IS NOT s.{c}" for c in _DATA_COLUMNS)
+    changed = " OR ".join(f"t.{c} IS DISTINCT FROM s.{c}" for c in _DATA_COLUMNS)
     cols = ", ".join(_COLUMNS)
     with transaction.atomic(), connection.cursor() as cur:
-        # Re-check the claim inside the write lock, so a run judged dead cannot
-        # overwrite a newer one's result.
-        if not state.holds_claim():
+        # Re-check the claim under a lock (SQLite's write lock, PostgreSQL's row lock
+        # on the state), so a run judged dead cannot overwrite a newer one's result.
+        if not state.holds_claim(lock=True):
             raise LostClaim
         if wipe:
             removed = Track.objects.filter(source=source).delete()[0]
@@ -113,7 +128,7 @@ def merge(state, wipe, remove, gone=None):
             )
             updated = cur.fetchone()[0]
         updates = ", ".join(f"{c} = excluded.{c}" for c in _DATA_COLUMNS)
-        differs = " OR ".join(f"{track}.{c} IS NOT excluded.{c}" for c in _DATA_COLUMNS)
+        differs = " OR ".join(f"{track}.{c} IS DISTINCT FROM excluded.{c}" for c in _DATA_COLUMNS)
         cur.execute(
             f"INSERT INTO {track} ({cols}, updated_at) SELECT {cols}, %s FROM {staged} "
             f"WHERE source = %s ON CONFLICT (source, rating_key) DO UPDATE SET {updates}, "

@@ -208,9 +208,15 @@ class SyncState(models.Model):
         """The state of `source` if `run_id` is its current claim, else None."""
         return cls.objects.filter(source=source, run_id=run_id, is_syncing=True).first()
 
-    def holds_claim(self):
-        """Whether this run is still the current claim (not taken over since)."""
-        return SyncState.objects.filter(pk=self.pk, run_id=self.run_id, is_syncing=True).exists()
+    def holds_claim(self, lock=False):
+        """Whether this run is still the current claim (not taken over since). With
+        lock (inside a transaction), no claim can be taken until it commits."""
+        states = SyncState.objects.filter(pk=self.pk, run_id=self.run_id, is_syncing=True)
+        if lock:
+            # SQLite's IMMEDIATE transaction already holds the write lock; PostgreSQL
+            # locks the row, so a claim() racing with us waits for our commit.
+            states = states.select_for_update()
+        return states.values_list("pk", flat=True).first() is not None
 
     def release(self):
         """Give back a claim no sync will run for (the task could not be queued)."""

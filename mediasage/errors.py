@@ -14,18 +14,30 @@ from django.views.defaults import server_error
 log = logging.getLogger(__name__)
 
 
+# How psycopg says PostgreSQL cannot be reached, or went away.
+_UNREACHABLE = (
+    "connection failed",
+    "could not connect",
+    "connection refused",
+    "server closed the connection",
+)
+
+
 def describe_database_error(exc):
     """What went wrong with the cache database's storage, in words for the user;
     None for any other database error (a missing table is a bug: a plain 500)."""
     if not isinstance(exc, DatabaseError):
         return None
     text = str(exc).lower()
-    if "locked" in text or "busy" in text:
+    # PostgreSQL's words too: lock_timeout is DB_BUSY_TIMEOUT there (settings._database).
+    if "locked" in text or "busy" in text or "lock timeout" in text:
         return (
             f"The library database is busy: another process held it for over "
             f"{settings.DB_BUSY_TIMEOUT} s. Try again in a moment."
         )
-    if "full" in text:
+    if any(words in text for words in _UNREACHABLE):
+        return "The library database server (PostgreSQL) did not answer: is it running and reachable?"
+    if "full" in text or "no space left" in text:
         return "The disk holding the library database is full."
     if "readonly" in text or "read-only" in text:
         return "The library database is read-only: MediaSage cannot write to it."

@@ -24,7 +24,16 @@ _APP_PREFIXES = (
     "DEEZER_",
     "OUTSIDE_",
 )
-_APP_NAMES = ("SECRET_KEY", "DEBUG", "LOG_LEVEL", "AUTH_LOCAL_BYPASS", "TRUSTED_PROXIES", "URL_BASE")
+_APP_NAMES = (
+    "SECRET_KEY",
+    "DEBUG",
+    "LOG_LEVEL",
+    "AUTH_LOCAL_BYPASS",
+    "TRUSTED_PROXIES",
+    "URL_BASE",
+    "DATABASE_URL",
+    "REDIS_URL",
+)
 
 
 def app_env(data_dir, **settings):

@@ -9,7 +9,7 @@ from django.template.defaultfilters import pprint
 from django.views.debug import SafeExceptionReporterFilter
 
 REDACTED = "[redacted]"
-_SECRET_SETTINGS = ("PLEX_TOKEN", "JELLYFIN_API_KEY", "LLM_API_KEY")
+_SECRET_SETTINGS = ("PLEX_TOKEN", "JELLYFIN_API_KEY", "LLM_API_KEY", "DATABASE_PASSWORD", "REDIS_PASSWORD")
 # A token in a URL's query, whoever's it is: logged URLs carry them.
 _TOKEN_PARAMS = re.compile(r"((?:X-Plex-Token|api_key|ApiKey)=)[^&\s'\"#]+", re.IGNORECASE)
 # Shorter values would blank out ordinary words.

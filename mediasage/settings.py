@@ -10,7 +10,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -111,6 +111,57 @@ def _data_dir_and_secret_key():
             file=sys.stderr,
         )
         raise SystemExit(3) from None
+
+
+def _database(data_dir, url, busy_timeout):
+    """The SQLite file in the data dir, or the PostgreSQL server DATABASE_URL names."""
+    if not url:
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": data_dir / "library_cache.db",
+            # The web process reads while the worker writes: WAL lets both proceed,
+            # busy_timeout waits out the other writer's short commit instead of
+            # failing, and IMMEDIATE takes the write lock up front so two writers
+            # never deadlock upgrading a read lock.
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": busy_timeout,
+                "init_command": (
+                    "PRAGMA journal_mode=WAL;"
+                    "PRAGMA synchronous=NORMAL;"
+                    f"PRAGMA busy_timeout={busy_timeout * 1000};"
+                    "PRAGMA foreign_keys=ON;"
+                ),
+            },
+            "TEST": {"NAME": data_dir / "test_library_cache.db"},
+        }
+    import dj_database_url
+
+    # The URL holds a password: no message below repeats it.
+    scheme = urlparse(url).scheme
+    if scheme not in ("postgres", "postgresql", "pgsql"):
+        raise ImproperlyConfigured(
+            f"DATABASE_URL must be a postgres:// URL such as postgres://user:password@host:5432/mediasage, "
+            f"not a {scheme or 'schemeless'} one"
+        )
+    try:
+        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    except ValueError:
+        raise ImproperlyConfigured("DATABASE_URL is not a valid postgres:// URL") from None
+    if not config.get("NAME"):
+        raise ImproperlyConfigured("DATABASE_URL must name the database, e.g. postgres://…/mediasage")
+    # A row lock held longer than DB_BUSY_TIMEOUT fails the waiting statement, as
+    # SQLite's busy_timeout does, so a request answers 503 instead of hanging.
+    config["OPTIONS"] = {"connect_timeout": 10, "options": f"-c lock_timeout={busy_timeout * 1000}"}
+    return config
+
+
+def _redis_url(name):
+    """A redis:// URL, checked without repeating its password."""
+    value = _env(name)
+    if value and (urlparse(value).scheme not in ("redis", "rediss") or not urlparse(value).hostname):
+        raise ImproperlyConfigured(f"{name} must be a redis:// URL such as redis://localhost:6379/0")
+    return value
 
 
 def _list(name, default=""):
@@ -291,27 +342,9 @@ WSGI_APPLICATION = "mediasage.wsgi.application"
 # Seconds a request waits for another writer before it answers 503 (under
 # gunicorn's 30 s worker timeout).
 DB_BUSY_TIMEOUT = _env_int("DB_BUSY_TIMEOUT", 20, minimum=1)
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": DATA_DIR / "library_cache.db",
-        # The web process reads while the worker writes: WAL lets both proceed,
-        # busy_timeout waits out the other writer's short commit instead of
-        # failing, and IMMEDIATE takes the write lock up front so two writers
-        # never deadlock upgrading a read lock.
-        "OPTIONS": {
-            "transaction_mode": "IMMEDIATE",
-            "timeout": DB_BUSY_TIMEOUT,
-            "init_command": (
-                "PRAGMA journal_mode=WAL;"
-                "PRAGMA synchronous=NORMAL;"
-                f"PRAGMA busy_timeout={DB_BUSY_TIMEOUT * 1000};"
-                "PRAGMA foreign_keys=ON;"
-            ),
-        },
-        "TEST": {"NAME": DATA_DIR / "test_library_cache.db"},
-    }
-}
+DATABASES = {"default": _database(DATA_DIR, _env("DATABASE_URL"), DB_BUSY_TIMEOUT)}
+# Kept apart so the redaction filter can hide it (mediasage.redaction).
+DATABASE_PASSWORD = DATABASES["default"].get("PASSWORD", "")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -329,13 +362,16 @@ STORAGES = {
 # Served straight from the app and static/ folders: no collectstatic step to forget.
 WHITENOISE_USE_FINDERS = True
 
-# django-q2 on the ORM broker: the queue lives in the same SQLite file, so the
-# worker needs nothing else running. retry must exceed timeout, or a slow sync
-# is handed to a second worker while the first still runs.
+# django-q2 on the ORM broker by default: the queue lives in the same database, so
+# the worker needs nothing else running; REDIS_URL moves it to Redis. retry must
+# exceed timeout, or a slow sync is handed to a second worker while the first
+# still runs (the ORM broker's redelivery; Redis has none).
 SYNC_TASK_TIMEOUT = _env_int("SYNC_TASK_TIMEOUT", 3 * 3600, minimum=60)
+REDIS_URL = _redis_url("REDIS_URL")
+REDIS_PASSWORD = unquote(urlparse(REDIS_URL).password or "")
 Q_CLUSTER = {
     "name": "mediasage",
-    "orm": "default",
+    **({"redis": REDIS_URL} if REDIS_URL else {"orm": "default"}),
     "workers": 1,
     "timeout": SYNC_TASK_TIMEOUT,
     "retry": SYNC_TASK_TIMEOUT + 600,

@@ -7,7 +7,7 @@ from library.models import SyncState, Track
 from library.sync import sync
 from library.vocab import Phase, Why
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 _COMPARED = [f.name for f in Track._meta.fields if f.name not in ("id", "updated_at")]
 

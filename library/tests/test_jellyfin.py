@@ -429,3 +429,16 @@ def test_recording_id_is_read_from_provider_ids_musicbrainz_recording_only(
     fake_jellyfin.edit_items = lambda item: item | {"ProviderIds": provider_ids}
     rows = _synced_rows(fake_jellyfin)
     assert {row["recording_mbid"] for row in rows.values()} == {cached}
+
+
+@pytest.mark.postgres
+def test_a_nul_character_in_a_tag_is_dropped_rather_than_failing_the_sync(fake_jellyfin):
+    # JSON can carry \u0000, and PostgreSQL refuses it in text and in jsonb.
+    def with_nul(item):
+        return item | {"Name": item["Name"] + "\x00", "Genres": [f"Rock\x00{g}" for g in item["Genres"]]}
+
+    fake_jellyfin.edit_items = with_nul
+    assert sync("jellyfin").track_count == 150
+    tracks = Track.objects.filter(source="jellyfin")
+    assert not any("\x00" in t.title or "\x00" in "".join(t.genres) for t in tracks)
+    assert all(g.startswith("Rock") for t in tracks for g in t.genres)

@@ -18,7 +18,7 @@ from library.sync import SyncFailed, sync
 from library.tests.servers import plex_rows
 from library.vocab import ErrorKind
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 
 def _sync(full=False):

@@ -13,7 +13,7 @@ from library.sources import SourceError
 from library.sync import SyncFailed, sync
 from library.vocab import ErrorKind, Phase
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 _COMPARED = [f.name for f in Track._meta.fields if f.name not in ("id", "updated_at")]
 

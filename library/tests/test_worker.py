@@ -2,7 +2,7 @@
 
 import pytest
 
-pytestmark = pytest.mark.worker
+pytestmark = [pytest.mark.worker, pytest.mark.postgres]
 
 
 @pytest.fixture

@@ -163,3 +163,9 @@ def test_every_log_handler_redacts_the_secrets():
     assert handlers
     for handler in handlers:
         assert any(isinstance(f, RedactSecrets) for f in handler.filters), handler
+
+
+def test_the_database_and_redis_passwords_are_redacted_like_the_tokens(settings):
+    settings.DATABASE_PASSWORD, settings.REDIS_PASSWORD = "pg-pass-Wq8z", "redis/pass Tk3"
+    line = "could not connect with pg-pass-Wq8z; broker redis://:redis%2Fpass%20Tk3@redis:6379/0"
+    assert redact(line) == "could not connect with [redacted]; broker redis://:[redacted]@redis:6379/0"

@@ -57,12 +57,25 @@ def test_jellyfin_url_without_api_key_names_the_key_variable(tmp_path):
         ("SYNC_PAGE_SIZE", "0", "SYNC_PAGE_SIZE must be at least 1"),
         ("LLM_BASE_URL", "localhost:11434", "LLM_BASE_URL must be an http:// or https:// URL"),
         ("LLM_TIMEOUT", "0", "LLM_TIMEOUT must be at least 1"),
+        ("DATABASE_URL", "mysql://ms:s3cret-pw@nas/ms", "DATABASE_URL must be a postgres:// URL"),
+        ("DATABASE_URL", "postgres://mediasage:s3cret-pw@nas", "DATABASE_URL must name the database"),
+        ("REDIS_URL", "http://:s3cret-pw@nas:6379", "REDIS_URL must be a redis:// URL"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_name(tmp_path, name, value, message):
     result = _manage(tmp_path, "check", **{name: value})
     assert result.returncode != 0
     assert message in result.stderr
+    assert "s3cret-pw" not in result.stderr  # a password in a URL is never repeated
+
+
+def test_an_unreachable_postgresql_stops_a_command_with_one_line(tmp_path):
+    url = f"postgres://mediasage:s3cret-pw@127.0.0.1:{processes.free_port()}/mediasage"
+    result = _manage(tmp_path, "migrate", DATABASE_URL=url)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "The library database server (PostgreSQL) did not answer: is it running and reachable?"
+    ]
 
 
 @pytest.mark.parametrize(

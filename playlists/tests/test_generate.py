@@ -21,7 +21,7 @@ from playlists.generate import (
     preview,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 _keys = count(1)
 

@@ -8,7 +8,7 @@ from django_q.models import Schedule
 from playlists.models import RecipeError, RememberedMatch, SavedPlaylist, parse_every, recipe_for
 from playlists.vocab import Recipe
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 
 @pytest.fixture(autouse=True)

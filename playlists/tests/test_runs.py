@@ -20,6 +20,8 @@ from playlists.models import PlaylistRun, RememberedMatch, SavedPlaylist
 from playlists.tests.conftest import studio_tracks
 from playlists.vocab import Outcome
 
+pytestmark = pytest.mark.postgres
+
 
 @pytest.fixture
 def plex(fake_plex, transactional_db):

@@ -14,6 +14,7 @@ from playlists.vocab import PromptPhase
 
 
 @pytest.mark.worker
+@pytest.mark.postgres
 def test_a_schedule_fires_in_the_worker_and_writes_the_playlist(plex_factory, stack_factory):
     plex = plex_factory(300, seed=3, token="e2e-token")
     stack = stack_factory(plex)
