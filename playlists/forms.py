@@ -39,6 +39,12 @@ class SavedPlaylistForm(forms.Form):
         "or listenbrainz:USER/weekly-exploration (or weekly-jams, daily-jams).",
     )
     upload = forms.FileField(required=False, label="…or a playlist file")
+    prompt = forms.CharField(
+        required=False,
+        max_length=1000,
+        label="What the playlist should be",
+        help_text="A sentence, as on the prompt page: “rainy Sunday jazz, nothing live, about an hour”.",
+    )
     mirror = forms.ChoiceField(required=False, label="Playlist to mirror")
     targets = forms.MultipleChoiceField(label="Write to", widget=forms.CheckboxSelectMultiple)
     mode = forms.ChoiceField(choices=WriteMode.choices, initial=WriteMode.REPLACE, widget=forms.RadioSelect)
@@ -65,8 +71,10 @@ class SavedPlaylistForm(forms.Form):
         return {
             "name": saved.name,
             "kind": saved.kind,
-            "filters": saved.recipe.get("filters", ""),
+            # A prompt playlist's length given apart from its sentence rides in `filters`.
+            "filters": saved.recipe.get("filters", "") or _prompt_length(saved.recipe),
             "source": saved.recipe.get("source", ""),
+            "prompt": saved.recipe.get("prompt", ""),
             "mirror": saved.source_spec if saved.kind == Recipe.MIRROR else "",
             "targets": list(saved.targets.values_list("server", flat=True)),
             "mode": saved.mode,
@@ -94,6 +102,10 @@ class SavedPlaylistForm(forms.Form):
             data["spec"] = data.get("mirror") or ""
             if not data["spec"]:
                 self.add_error("mirror", "Choose the playlist to mirror.")
+        elif kind == Recipe.PROMPT:
+            data["spec"] = f"prompt:{data.get('prompt') or ''}"
+            if not (data.get("prompt") or "").strip():
+                self.add_error("prompt", "Say what the playlist should be.")
         else:
             data["spec"] = "smart"
         return data
@@ -163,3 +175,8 @@ def mirror_choices(only=""):
             continue
         choices += [(f"{server}:{p.title}", f"{labels[server]}: {p.title}") for p in playlists]
     return choices, problems
+
+
+def _prompt_length(recipe):
+    """ "tracks=30" or "minutes=60" of a prompt recipe, or ""."""
+    return "&".join(f"{name}={recipe[name]}" for name in ("tracks", "minutes") if name in recipe)

@@ -154,11 +154,14 @@ class SavedPlaylist(models.Model):
 
     @property
     def source_spec(self):
-        """The recipe as `add` takes it back: "smart", "plex:TITLE", or the subscription's source."""
+        """The recipe as `add` takes it back: "smart", "plex:TITLE", "prompt:SENTENCE", or the
+        subscription's source."""
         if self.kind == Recipe.SMART:
             return "smart"
         if self.kind == Recipe.MIRROR:
             return f"{self.recipe.get('server', '')}:{self.recipe.get('title', '')}"
+        if self.kind == Recipe.PROMPT:
+            return f"prompt:{self.recipe.get('prompt', '')}"
         return self.recipe.get("source", "")
 
     @property

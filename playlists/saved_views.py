@@ -174,10 +174,9 @@ def _initial(request, kind):
     # A mirror writes to the servers it does not read from.
     origin = mirror.partition(":")[0] or request.GET.get("from", "")
     targets = [s for s in servers if s != origin] or servers[:1]
-    names = {Recipe.SMART: "Smart playlist", Recipe.SUBSCRIPTION: "Subscription", Recipe.MIRROR: "Mirror"}
     return {
         "kind": kind,
-        "name": request.GET.get("name") or mirror.partition(":")[2] or names[kind],
+        "name": request.GET.get("name") or mirror.partition(":")[2] or Recipe(kind).label,
         "filters": request.GET.get("filters", "").lstrip("?"),
         "source": request.GET.get("source", ""),
         "mirror": mirror,

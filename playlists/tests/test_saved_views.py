@@ -159,6 +159,23 @@ def test_editing_changes_the_schedule_and_keeps_the_target(client, synced):
     assert Schedule.objects.get(name=saved.schedule_name).minutes == 360
 
 
+def test_a_prompt_playlist_is_edited_as_its_sentence_and_stays_a_prompt_playlist(client, synced):
+    saved = SavedPlaylist.add("Sunday", "prompt:rainy Sunday jazz", ["plex"], filters="tracks=30")
+    form = page(client.get(f"/playlists/saved/{saved.pk}/edit"))
+    assert "rainy Sunday jazz" in form and 'value="tracks=30"' in form
+    client.post(
+        f"/playlists/saved/{saved.pk}/edit",
+        {**FORM, "kind": "prompt", "name": "Sunday", "prompt": "rainy Sunday jazz, no live", "filters": ""},
+    )
+    saved.refresh_from_db()
+    assert saved.kind == "prompt" and saved.recipe["prompt"] == "rainy Sunday jazz, no live"
+    assert "tracks" not in saved.recipe
+
+    empty = client.post("/playlists/saved/new", {**FORM, "kind": "prompt", "name": "Blank", "prompt": " "})
+    assert empty.status_code == 400 and "Say what the playlist should be." in page(empty)
+    assert client.get("/playlists/saved/new", {"kind": "prompt"}).status_code == 200
+
+
 def test_run_now_queues_only_the_id_and_the_row_polls_until_it_is_done(client, synced, settings):
     saved = SavedPlaylist.add("Mine", "smart", ["plex"], filters="count=5")
     row = client.post(f"/playlists/saved/{saved.pk}/run", headers={"HX-Request": "true"})
