@@ -161,6 +161,8 @@ def test_editing_changes_the_schedule_and_keeps_the_target(client, synced):
 
 def test_a_prompt_playlist_is_edited_as_its_sentence_and_stays_a_prompt_playlist(client, synced):
     saved = SavedPlaylist.add("Sunday", "prompt:rainy Sunday jazz", ["plex"], filters="tracks=30")
+    listed = page(client.get("/playlists/saved"))
+    assert "Sunday" in listed and "Prompt playlist" in listed
     form = page(client.get(f"/playlists/saved/{saved.pk}/edit"))
     assert "rainy Sunday jazz" in form and 'value="tracks=30"' in form
     client.post(
