@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlparse
 
-import httpx2
-import openai
 from django.conf import settings
 from django.db import models
 
@@ -183,6 +181,7 @@ def configured() -> bool:
 
 def list_models() -> list[str]:
     """The ids of the models the endpoint offers, sorted."""
+    openai = _openai()
     try:
         return sorted(model.id for model in _client().models.list())
     except openai.OpenAIError as exc:
@@ -239,6 +238,14 @@ def _asked(client, model, system, user, expect, max_tokens):
     )
 
 
+def _openai():
+    """The openai package, imported when a model is first asked: it and pydantic cost
+    about 40 MB, which a sync, the worker's other tasks and most pages never need."""
+    import openai
+
+    return openai
+
+
 def _client():
     if not configured():
         raise LLMError(LLMErrorKind.NOT_CONFIGURED, f"No model endpoint is set. {HOW_TO_CONNECT}")
@@ -249,44 +256,17 @@ def _client():
 # its pool keeps the connection alive between a generation's requests.
 @functools.lru_cache(maxsize=1)
 def _client_for(base_url, api_key, timeout):
+    from playlists.llm_transport import DeadlineTransport
+
+    openai = _openai()
     return openai.OpenAI(
         base_url=base_url,
         # Local servers want no key, but the client insists on one.
         api_key=api_key or "not-needed",
         timeout=timeout,
         max_retries=0,  # retries are decided here, once, by kind
-        http_client=openai.DefaultHttpxClient(transport=_DeadlineTransport(timeout)),
+        http_client=openai.DefaultHttpxClient(transport=DeadlineTransport(timeout)),
     )
-
-
-class _DeadlineTransport(httpx2.HTTPTransport):
-    """LLM_TIMEOUT for a whole answer, not for each read: an endpoint that pads its
-    answer with whitespace while the model works (OpenRouter does) or drips it a few
-    bytes at a time would otherwise hold the worker as long as it liked."""
-
-    def __init__(self, seconds):
-        super().__init__()
-        self._seconds = seconds
-
-    def handle_request(self, request):
-        deadline = time.monotonic() + self._seconds
-        response = super().handle_request(request)
-        response.stream = _DeadlineStream(response.stream, deadline, request)
-        return response
-
-
-class _DeadlineStream(httpx2.SyncByteStream):
-    def __init__(self, stream, deadline, request):
-        self._stream, self._deadline, self._request = stream, deadline, request
-
-    def __iter__(self):
-        for chunk in self._stream:
-            if time.monotonic() > self._deadline:
-                raise httpx2.ReadTimeout("the answer took longer than LLM_TIMEOUT", request=self._request)
-            yield chunk
-
-    def close(self):
-        self._stream.close()
 
 
 def _default_model():
@@ -307,6 +287,7 @@ _refused = {}
 def _complete(client, model, messages, max_tokens, used):
     """One completion's text and whether it was cut off, its usage added to `used`.
     Adapts to a 400 refusing JSON mode or max_tokens, and waits out one 429."""
+    openai = _openai()
     endpoint = (settings.LLM_BASE_URL, model)
     rate_limited = False
     while True:
@@ -405,6 +386,7 @@ def _offered(models_offered):
 def _failure(exc, model):
     """The LLMError for an openai exception: one line, the endpoint named by host only,
     never the key (the endpoint's own message is left out where it could echo it)."""
+    openai = _openai()
     where = _where()
     if isinstance(exc, openai.APITimeoutError):
         return LLMError(
