@@ -2,7 +2,6 @@
 the model's own checks (SavedPlaylist.add / change), whose messages it shows."""
 
 from datetime import timedelta
-from pathlib import Path
 
 from django import forms
 from django.conf import settings
@@ -151,10 +150,7 @@ class SavedPlaylistForm(forms.Form):
 
 
 def _reachable_from_the_web(spec):
-    if spec.lower().startswith(("http://", "https://", "listenbrainz:")):
-        return True
-    uploads = (Path(settings.DATA_DIR) / "uploads").resolve()
-    return Path(spec).resolve().parent == uploads
+    return spec.lower().startswith(("http://", "https://", "listenbrainz:")) or outside.is_upload(spec)
 
 
 def mirror_choices(only=""):
