@@ -17,7 +17,7 @@ def test_import_reports_matches_saves_and_counts_requests(synced, m3u, capsys):
     assert playlist.title == "Friday Night"
     assert [str(k) for k in playlist.items] == [t.rating_key for t in tracks]
     # identity, list playlists, create: nothing per track
-    assert "Requests to the server: 3." in out
+    assert "Requests to the media server: 3." in out
     assert synced.total_requests == 3
 
 

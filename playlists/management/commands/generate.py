@@ -1,8 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from library.models import SyncState
-from library.sources import SourceError, configured_sources
-from playlists import llm, prompting, saving
+from library.sources import configured_sources
+from playlists import llm, prompting
+from playlists.management.commands._saving import save_or_fail
 
 
 class Command(BaseCommand):
@@ -37,15 +38,9 @@ class Command(BaseCommand):
             self.stdout.write("Dry run: nothing saved. Requests to the media server: 0.")
             return
         keys = [pick.track.rating_key for pick in result.checked.picks]
-        try:
-            saved = prompting.save(source, name or result.title, keys, result.description)
-        except saving.SaveError as exc:
-            raise CommandError(str(exc)) from None
-        except SourceError as exc:
-            raise CommandError(f"Not saved: {exc.message}") from None
+        title = name or result.title
         self.stdout.write(
-            f"Saved “{saved.title}” to {source}: {saved.added} added, {saved.removed} removed. "
-            f"Requests to the media server: {saved.requests}. Open it: {saved.url}"
+            save_or_fail(lambda: prompting.save(source, title, keys, result.description), source)
         )
 
     def _report(self, result):

@@ -3,10 +3,11 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from library.models import SyncBusy, SyncState
-from library.sources import SourceError, configured_sources
+from library.sources import configured_sources
 from library.sync import SyncFailed, sync
 from playlists import saving
 from playlists.importers import PlaylistFormatError, read_playlist
+from playlists.management.commands._saving import save_or_fail
 from playlists.matching import Matcher
 
 
@@ -53,15 +54,9 @@ class Command(BaseCommand):
         if dry_run:
             self.stdout.write("Dry run: nothing saved.")
             return
-        try:
-            saved = saving.save(source, name or parsed.name, keys, mode=mode, playlist_id=playlist)
-        except saving.SaveError as exc:
-            raise CommandError(str(exc)) from None
-        except SourceError as exc:
-            raise CommandError(f"Not saved: {exc.message}") from None
+        title = name or parsed.name
         self.stdout.write(
-            f"Saved “{saved.title}” to {source}: {saved.added} added, {saved.removed} removed. "
-            f"Requests to the server: {saved.requests}. Open it: {saved.url}"
+            save_or_fail(lambda: saving.save(source, title, keys, mode=mode, playlist_id=playlist), source)
         )
 
     def _report(self, parsed, results):
