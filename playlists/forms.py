@@ -6,8 +6,7 @@ from datetime import timedelta
 from django import forms
 from django.conf import settings
 
-from library.models import SOURCES
-from library.sources import SourceError, configured_sources, get_source
+from library.sources import SourceError, configured_sources, get_source, label, server_choices
 from playlists import outside
 from playlists.models import RecipeError, SavedPlaylist, parse_every
 from playlists.vocab import Recipe, WriteMode
@@ -58,8 +57,7 @@ class SavedPlaylistForm(forms.Form):
     def __init__(self, *args, mirrors=(), instance=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.instance = instance
-        labels = dict(SOURCES)
-        self.fields["targets"].choices = [(s, labels[s]) for s in configured_sources()]
+        self.fields["targets"].choices = server_choices()
         self.fields["mirror"].choices = [("", "Choose a playlist"), *mirrors]
 
     @classmethod
@@ -161,15 +159,14 @@ def mirror_choices(only=""):
     if len(servers) < 2:
         return [], []
     servers = [s for s in servers if s == only] or servers
-    labels = dict(SOURCES)
     choices, problems = [], []
     for server in servers:
         try:
             playlists = get_source(server).list_playlists()
         except SourceError as exc:
-            problems.append(f"Could not list {labels[server]}'s playlists: {exc.message}")
+            problems.append(f"Could not list {label(server)}'s playlists: {exc.message}")
             continue
-        choices += [(f"{server}:{p.title}", f"{labels[server]}: {p.title}") for p in playlists]
+        choices += [(f"{server}:{p.title}", f"{label(server)}: {p.title}") for p in playlists]
     return choices, problems
 
 

@@ -11,10 +11,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from library.models import Track
-from library.sources import SourceError
+from library.sources import SourceError, chosen_source, label, server_choices
 from playlists import llm, prompting, saving, tasks
 from playlists.models import PromptRun, RecipeError, SavedPlaylist
-from playlists.views import _LABELS, _servers, _source
 
 # How long the endpoint's model list is reused: opening the page twice asks once.
 _MODELS_SECONDS = 60
@@ -36,7 +35,7 @@ def _length(params):
 
 @require_GET
 def prompt_page(request):
-    source = _source(request.GET.get("source"))
+    source = chosen_source(request.GET.get("source"))
     run_id = request.GET.get("run", "")
     record = PromptRun.objects.filter(pk=run_id).first() if run_id.isdigit() else None
     return render(
@@ -44,7 +43,7 @@ def prompt_page(request):
         "playlists/prompt.html",
         {
             "nav": "prompt",
-            "servers": _servers(),
+            "servers": server_choices(),
             "source": record.source if record else source,
             "configured": llm.configured(),
             "how_to_connect": llm.HOW_TO_CONNECT,
@@ -62,7 +61,7 @@ def prompt_preview(request):
     if not text:
         return render(request, "playlists/prompt_preview.html", {})
     tracks, minutes = _length(request.GET)
-    rules = prompting.read_rules(text, _source(request.GET.get("source")), tracks, minutes)
+    rules = prompting.read_rules(text, chosen_source(request.GET.get("source")), tracks, minutes)
     pool = prompting.candidate_pool(rules)
     return render(
         request,
@@ -108,7 +107,7 @@ def prompt_start(request):
     tracks, minutes = _length(request.POST)
     record = PromptRun.objects.create(
         prompt=text if seed is None else f"More like “{seed.title}” by {seed.artist}",
-        source=seed.source if seed else _source(request.POST.get("source")),
+        source=seed.source if seed else chosen_source(request.POST.get("source")),
         seed_track=seed,
         tracks_asked=tracks,
         minutes_asked=minutes,
@@ -135,7 +134,7 @@ def _run_fragment(request, record):
     context = {
         "run": record,
         "stalled": stalled,
-        "source_label": _LABELS[record.source],
+        "source_label": label(record.source),
         "default_name": record.title or "Prompt playlist",
     }
     if record.finished:
@@ -151,7 +150,7 @@ def _run_fragment(request, record):
 @require_POST
 def prompt_save(request, run_id):
     record = get_object_or_404(PromptRun, pk=run_id)
-    context = {"source_label": _LABELS[record.source]}
+    context = {"source_label": label(record.source)}
     keys = [track.rating_key for track, _, _ in record.tracks()]
     try:
         context["saved"] = prompting.save(

@@ -11,15 +11,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from library.models import SOURCES, SyncState
-from library.sources import configured_sources
+from library.models import SyncState
+from library.sources import configured_sources, label
 from playlists import review, saving, tasks
 from playlists.forms import MODE_HELP, SavedPlaylistForm, mirror_choices
 from playlists.generate import BadFilter, Filters, preview
 from playlists.models import SavedPlaylist
 from playlists.vocab import Recipe
 
-_LABELS = dict(SOURCES)
 # htmx stops polling on this status (a finished run's row is the last answer).
 _STOP_POLLING = 286
 _RUNS_SHOWN = 30
@@ -82,7 +81,7 @@ def saved_list(request):
     rows = [_row_context(saved) for saved in SavedPlaylist.objects.prefetch_related("targets")]
     servers = configured_sources()
     # "Mirror to Jellyfin" reads a Plex playlist, and the other way round.
-    mirrors = [(origin, _LABELS[to]) for origin in servers for to in servers if to != origin]
+    mirrors = [(origin, label(to)) for origin in servers for to in servers if to != origin]
     return render(request, "playlists/saved_list.html", {"nav": "saved", "rows": rows, "mirrors": mirrors})
 
 
@@ -193,7 +192,8 @@ def _count(filters):
     except BadFilter as exc:
         return {"error": str(exc)}
     if query.source not in configured_sources():
-        return {"error": f"{_LABELS.get(query.source, query.source)} is not configured."}
+        # Filters keep only known servers' names, so this one has a label.
+        return {"error": f"{label(query.source)} is not configured."}
     return {"count": preview(query).count}
 
 

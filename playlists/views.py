@@ -6,8 +6,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from library.models import SOURCES
-from library.sources import SourceError, configured_sources, get_source
+from library.sources import SourceError, chosen_source, get_source, label, server_choices
 from playlists import outside, saving
 from playlists.generate import (
     MAX_COUNT,
@@ -25,7 +24,6 @@ from playlists.matching import Matcher, MatchResult
 
 # Half stars, as Plex rates: user_rating 1-10.
 _STARS = [(n, "★" * (n // 2) + "½" * (n % 2)) for n in range(1, 11)]
-_LABELS = dict(SOURCES)
 # The filters the builder folds under "More filters".
 _MORE_FILTERS = (
     "sort",
@@ -44,20 +42,9 @@ _DEFAULT = Filters()
 _SHOWN_ROWS = 200
 
 
-def _source(value):
-    """The requested server if configured, else the first configured one."""
-    sources = configured_sources()
-    return value if value in sources else (sources[0] if sources else "plex")
-
-
-def _servers():
-    """The configured servers as (source, label), for the pages that pick one."""
-    return [(source, _LABELS[source]) for source in configured_sources()]
-
-
 def _filters(request):
     filters = Filters.from_query(request.GET)
-    return replace(filters, source=_source(filters.source))
+    return replace(filters, source=chosen_source(filters.source))
 
 
 def _with_filters(view):
@@ -78,7 +65,7 @@ def _with_filters(view):
 def _save_context(source, keys, default_name, form_id):
     return {
         "source": source,
-        "source_label": _LABELS[source],
+        "source_label": label(source),
         "keys": keys,
         "default_name": default_name,
         "modes": saving.MODES.items(),
@@ -92,8 +79,8 @@ def builder(request):
         filters, error = _filters(request), None
     except BadFilter as exc:
         # The page still opens, with the filters reset and the reason on it.
-        filters, error = Filters(source=_source(request.GET.get("source"))), str(exc)
-    context = {"nav": "builder", "servers": _servers(), "error": error, **filter_form_context(filters)}
+        filters, error = Filters(source=chosen_source(request.GET.get("source"))), str(exc)
+    context = {"nav": "builder", "servers": server_choices(), "error": error, **filter_form_context(filters)}
     return render(request, "playlists/builder.html", context, status=400 if error else 200)
 
 
@@ -142,7 +129,7 @@ def generate(request, filters):
 
 @require_GET
 def artist_options(request):
-    names = artist_names(_source(request.GET.get("source")), prefix=request.GET.get("q", "").strip())
+    names = artist_names(chosen_source(request.GET.get("source")), prefix=request.GET.get("q", "").strip())
     return render(request, "playlists/artist_options.html", {"names": names})
 
 
@@ -152,7 +139,7 @@ def targets(request):
     context = {"playlists": None}
     if request.GET.get("mode") in ("replace", "append"):
         try:
-            context["playlists"] = get_source(_source(request.GET.get("source"))).list_playlists()
+            context["playlists"] = get_source(chosen_source(request.GET.get("source"))).list_playlists()
         except SourceError as exc:
             context["error"] = f"Could not list playlists: {exc.message}"
     return render(request, "playlists/targets.html", context)
@@ -160,8 +147,8 @@ def targets(request):
 
 @require_POST
 def save(request):
-    source = _source(request.POST.get("source"))
-    context = {"source_label": _LABELS[source]}
+    source = chosen_source(request.POST.get("source"))
+    context = {"source_label": label(source)}
     try:
         context["saved"] = saving.save(
             source,
@@ -186,7 +173,7 @@ def _posted_keys(post):
 
 @require_http_methods(["GET", "POST"])
 def import_playlist(request):
-    context = _import_context(_source(request.POST.get("source") or request.GET.get("source")))
+    context = _import_context(chosen_source(request.POST.get("source") or request.GET.get("source")))
     if request.method == "GET":
         Matcher.warm(context["source"])  # ready by the time the user has picked a file
         return _import_page(request, context)
@@ -215,7 +202,7 @@ def import_playlist(request):
 def upload_too_large(request):
     """The import page refusing an upload over IMPORT_MAX_UPLOAD_MB (HTTP 413). Called by
     playlists.middleware before the body is read, so it must not touch request.POST."""
-    context = _import_context(_source(request.GET.get("source")))
+    context = _import_context(chosen_source(request.GET.get("source")))
     context["error"] = (
         f"That file is too large to be a playlist: the limit is {settings.IMPORT_MAX_UPLOAD_MB} MB "
         "(the IMPORT_MAX_UPLOAD_MB setting)."
@@ -226,9 +213,9 @@ def upload_too_large(request):
 def _import_context(source):
     return {
         "nav": "import",
-        "servers": _servers(),
+        "servers": server_choices(),
         "source": source,
-        "source_label": _LABELS[source],
+        "source_label": label(source),
         "warning": saving.cache_warning(source),
     }
 

@@ -26,8 +26,11 @@ __all__ = [
     "ServerInfo",
     "SourceError",
     "TrackRow",
+    "chosen_source",
     "configured_sources",
     "get_source",
+    "label",
+    "server_choices",
 ]
 
 # Every media server MediaSage can cache, in display order.
@@ -41,6 +44,22 @@ NOT_CONFIGURED = (
 def configured_sources():
     """Names of the media servers the settings configure, in display order."""
     return [name for name, source in SOURCES.items() if source.configured()]
+
+
+def label(name):
+    """A server's name for people: "Plex"."""
+    return SOURCES[name].label
+
+
+def server_choices():
+    """(name, label) of the configured servers, in display order: for the pages that pick one."""
+    return [(name, label(name)) for name in configured_sources()]
+
+
+def chosen_source(value):
+    """`value` when it names a configured server, else the first configured one ("plex" when none)."""
+    sources = configured_sources()
+    return value if value in sources else (sources[0] if sources else "plex")
 
 
 def get_source(name):
