@@ -81,6 +81,11 @@ _WITH_GUIDS = "&includeGuids=1"
 _COUNTS_ONLY = "&excludeElements=Genre,Subformat,Mood,Style&includeFields=ratingKey,leafCount"
 
 
+def _as_query(hints):
+    """ "&a=1&b=2" hints as the query string of a path that has none: "?a=1&b=2"."""
+    return f"?{hints[1:]}" if hints else ""
+
+
 class PlexSource(MediaSource):
     name = "plex"
     label = "Plex"
@@ -189,7 +194,7 @@ class PlexSource(MediaSource):
         """Items by key, in full (every tag) unless `hints` slim them, a few hundred to a
         request (tracks with `&includeGuids=1`, for their MusicBrainz recording id)."""
         found = []
-        query = f"?{hints[1:]}" if hints else ""
+        query = _as_query(hints)
         for chunk in self._chunks(sorted(k for k in keys if k)):
             try:
                 data = self._query(f"/library/metadata/{','.join(chunk)}{query}", what)
@@ -338,8 +343,8 @@ class PlexSource(MediaSource):
 
     def _children(self, key, tag, what):
         try:
-            hints = _WITH_GUIDS.replace("&", "?") if tag == "Track" else ""
-            data = self._query(f"/library/metadata/{key}/children{hints}", what)
+            query = _as_query(_WITH_GUIDS if tag == "Track" else "")
+            data = self._query(f"/library/metadata/{key}/children{query}", what)
         except SourceError as exc:
             if exc.kind != ErrorKind.NOT_FOUND:  # gone since: nothing to read
                 raise
